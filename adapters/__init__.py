@@ -1,0 +1,149 @@
+"""Framework adapters behind one interface (:class:`adapters.base.Adapter`), loaded lazily.
+
+Selecting adapters: a *spec* is one of
+
+* a built-in name: ``torch``, ``tensorflow``, ``keras[tensorflow]``, ``keras[jax]``,
+  ``keras[torch]`` (``keras`` alone means the backend ``KERAS_BACKEND`` names, default tensorflow);
+* a name registered by any installed distribution in the entry-point group
+  ``convequiv.adapters`` (convequiv registers its own ``jax`` adapter this way);
+* ``package.module:Class`` for an adapter class that is not registered anywhere.
+
+Keras reads its backend once per process. A ``keras[...]`` adapter whose backend differs from the
+one this process already uses runs in a worker process (:mod:`adapters.remote`) with
+``KERAS_BACKEND`` set; arrays cross as NumPy either way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from importlib import metadata
+
+from .base import SUPPORTED, Adapter, Semantics, Supported, Unsupported, UnsupportedCase
+
+ENTRY_POINT_GROUP = "convequiv.adapters"
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+BUILTIN = {
+    "torch": "adapters.torch_adapter:TorchAdapter",
+    "tensorflow": "adapters.tensorflow_adapter:TensorFlowAdapter",
+}
+#: What ``convequiv check`` and the test suite run when nothing is selected: every built-in and
+#: registered adapter whose framework is installed.
+DEFAULT_SPECS = ("torch", "keras[tensorflow]", "keras[jax]", "keras[torch]", "tensorflow", "jax")
+REQUIRES = {
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow",),
+    "keras[tensorflow]": ("keras", "tensorflow"),
+    "keras[jax]": ("keras", "jax"),
+    "keras[torch]": ("keras", "torch"),
+    "jax": ("jax",),
+}
+
+
+class AdapterError(Exception):
+    """An adapter that was asked for is unknown or cannot be imported."""
+
+
+def installed(spec: str) -> bool:
+    """Whether the frameworks a built-in adapter needs are importable (without importing them)."""
+    return all(importlib.util.find_spec(mod) is not None for mod in REQUIRES.get(spec, ()))
+
+
+def available_specs() -> list[str]:
+    """Default adapters whose frameworks are installed, plus every registered entry point."""
+    specs = [s for s in DEFAULT_SPECS if installed(s)]
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in specs and (ep.name not in REQUIRES or installed(ep.name)):
+            specs.append(ep.name)
+    return specs
+
+
+def import_torch_first() -> None:
+    """Import torch before TensorFlow when both are installed (the other order can crash)."""
+    if "tensorflow" not in sys.modules and importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401
+
+
+def keras_backend_of_this_process() -> str | None:
+    """The Keras backend this process uses or will use; ``None`` if still free to choose."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND")
+
+
+def _from_path(path: str) -> type[Adapter]:
+    module_name, _, class_name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, class_name)
+    except (ImportError, AttributeError) as exc:
+        raise AdapterError(f"cannot import adapter {path!r}: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise AdapterError(f"{path!r} is not a subclass of adapters.base.Adapter")
+    return cls
+
+
+def _instantiate(cls: type[Adapter], spec: str) -> Adapter:
+    try:
+        return cls()
+    except ImportError as exc:
+        raise AdapterError(f"adapter {spec!r} needs a framework that is not installed: {exc}") from exc
+
+
+def load(spec: str) -> Adapter:
+    """The adapter named by ``spec`` (see the module docstring); raises :class:`AdapterError`."""
+    spec = spec.strip()
+    if spec == "keras":
+        spec = f"keras[{keras_backend_of_this_process() or 'tensorflow'}]"
+    if spec.startswith("keras[") and spec.endswith("]"):
+        backend = spec[len("keras[") : -1]
+        if backend not in KERAS_BACKENDS:
+            raise AdapterError(f"unknown Keras backend in {spec!r}; choose one of {', '.join(KERAS_BACKENDS)}")
+        if not installed(spec):
+            raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[spec])}, which are not installed")
+        current = keras_backend_of_this_process()
+        if current not in (None, backend):
+            from .remote import RemoteAdapter
+
+            return RemoteAdapter(spec, {"KERAS_BACKEND": backend})
+        os.environ["KERAS_BACKEND"] = backend
+        if backend in ("tensorflow", "torch"):
+            import_torch_first()
+        from .keras_adapter import KerasAdapter
+
+        try:
+            return KerasAdapter()
+        except ImportError as exc:
+            raise AdapterError(f"adapter {spec!r} cannot import its framework: {exc}") from exc
+    if ":" in spec:
+        return _instantiate(_from_path(spec), spec)
+    if spec in BUILTIN:
+        if spec == "tensorflow":
+            import_torch_first()
+        return _instantiate(_from_path(BUILTIN[spec]), spec)
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == spec:
+            try:
+                cls = ep.load()
+            except ImportError as exc:
+                raise AdapterError(f"adapter {spec!r} (entry point {ep.value}) cannot be imported: {exc}") from exc
+            return _instantiate(cls, spec)
+    known = sorted({*BUILTIN, *(f"keras[{b}]" for b in KERAS_BACKENDS), *(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))})
+    raise AdapterError(f"unknown adapter {spec!r}; known: {', '.join(known)}, or package.module:Class")
+
+
+__all__ = [
+    "DEFAULT_SPECS",
+    "ENTRY_POINT_GROUP",
+    "SUPPORTED",
+    "Adapter",
+    "AdapterError",
+    "Semantics",
+    "Supported",
+    "Unsupported",
+    "UnsupportedCase",
+    "available_specs",
+    "load",
+]

@@ -1,0 +1,111 @@
+"""Recorded divergences: real, narrow differences between a framework and the reference.
+
+The data live in ``divergences.toml`` next to this module, one ``[[divergence]]`` table each:
+
+``id``
+    stable short name, used in reports and ``--strict-divergences`` output;
+``adapter``, ``op``, ``api``, ``dtype``
+    ``fnmatch`` patterns (``"keras[*]"``, ``"*_pool"``, ``"*"``) the failing check must match;
+``when``
+    a Python expression over ``case`` (a :mod:`reference.cases` dataclass) and ``example``
+    (:class:`reference.cases.Example`) that selects exactly the affected cases, evaluated with
+    no builtins but ``any``, ``all``, ``len``, ``min``, ``max``, ``zip`` and ``sum``;
+``outputs``
+    the outputs that differ (``["y"]``, ``["dx"]``, ...); a mismatch in any other output is a
+    failure even inside the condition;
+``versions``
+    ``{distribution = "specifier"}`` ranges (PEP 440) in which the divergence was seen;
+``summary``, ``evidence``
+    what differs and a link to an upstream issue / the minimal reproduction.
+
+Inside its condition a recorded divergence turns a mismatch into ``diverges (id)``; the suite stays
+strict everywhere else. ``--strict-divergences`` turns it back into a failure.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+DATA_FILE = Path(__file__).with_name("divergences.toml")
+_SAFE_BUILTINS = {"any": any, "all": all, "len": len, "min": min, "max": max, "zip": zip, "sum": sum}
+_FIELDS = ("id", "adapter", "op", "when", "outputs", "versions", "summary", "evidence")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    id: str
+    adapter: str
+    op: str
+    when: str
+    outputs: tuple[str, ...]
+    versions: dict[str, str]
+    summary: str
+    evidence: str
+    api: str = "*"
+    dtype: str = "*"
+    _code: Any = field(default=None, compare=False, repr=False)
+
+    def applies(self, adapter: str, op: str, api: str, dtype: str, example: Any, versions: dict[str, str]) -> bool:
+        """Whether this divergence's condition covers the check (versions included)."""
+        if not (
+            fnmatch.fnmatchcase(adapter, self.adapter)
+            and fnmatch.fnmatchcase(op, self.op)
+            and fnmatch.fnmatchcase(api, self.api)
+            and fnmatch.fnmatchcase(dtype, self.dtype)
+        ):
+            return False
+        if not self.in_versions(versions):
+            return False
+        scope = {"case": example.case, "example": example}
+        return bool(eval(self._code, {"__builtins__": _SAFE_BUILTINS}, scope))  # noqa: S307 - data file of this package
+
+    def in_versions(self, versions: dict[str, str]) -> bool:
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import Version
+
+        for dist, spec in self.versions.items():
+            installed = versions.get(dist)
+            if installed is None:
+                try:
+                    installed = metadata.version(dist)
+                except metadata.PackageNotFoundError:
+                    return False
+            if Version(installed) not in SpecifierSet(spec, prereleases=True):
+                return False
+        return True
+
+    def explains(self, outputs: Iterable[str]) -> bool:
+        return set(outputs) <= set(self.outputs)
+
+
+def load(path: Path = DATA_FILE) -> list[Divergence]:
+    """Parse and validate the divergence file; a malformed entry is a ``ValueError``."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    entries = []
+    seen = set()
+    for raw in data.get("divergence", []):
+        missing = [f for f in _FIELDS if f not in raw]
+        if missing:
+            raise ValueError(f"{path}: divergence {raw.get('id', '?')!r} lacks {', '.join(missing)}")
+        if raw["id"] in seen:
+            raise ValueError(f"{path}: duplicate divergence id {raw['id']!r}")
+        seen.add(raw["id"])
+        try:
+            code = compile(raw["when"], f"<divergence {raw['id']}>", "eval")
+        except SyntaxError as exc:
+            raise ValueError(f"{path}: divergence {raw['id']!r} has an invalid condition: {exc}") from exc
+        entries.append(
+            Divergence(
+                id=raw["id"], adapter=raw["adapter"], op=raw["op"], when=raw["when"],
+                outputs=tuple(raw["outputs"]), versions=dict(raw["versions"]), summary=raw["summary"],
+                evidence=raw["evidence"], api=raw.get("api", "*"), dtype=raw.get("dtype", "*"), _code=code,
+            )
+        )
+    return entries

@@ -1,0 +1,82 @@
+"""Argument validation shared by every op.
+
+Every public function of :mod:`reference` validates its arguments here before touching NumPy, so
+that a bad call fails with a ``TypeError`` or ``ValueError`` naming the operation, the argument
+and the offending value, never with a broadcasting error from deep inside.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+IntOrSeq = int | Sequence[int]
+
+
+def as_float64(op: str, name: str, value: object) -> np.ndarray:
+    """``value`` as a float64 array; real integer, boolean-free numeric input only."""
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"{op}: {name} must be a real integer or floating array, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def batch_input(op: str, name: str, value: object, *, min_spatial: int = 1) -> np.ndarray:
+    """A channels-first ``(N, C, *spatial)`` array with at least ``min_spatial`` spatial axes."""
+    arr = as_float64(op, name, value)
+    if arr.ndim < 2 + min_spatial:
+        raise ValueError(
+            f"{op}: {name} must have shape (N, C, *spatial) with at least {min_spatial} spatial "
+            f"dimension(s), got shape {arr.shape}"
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{op}: {name} must not have an empty dimension, got shape {arr.shape}")
+    return arr
+
+
+def is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def per_dim(op: str, name: str, value: object, nd: int, *, minimum: int = 1) -> tuple[int, ...]:
+    """An int or a sequence of ``nd`` ints, each ``>= minimum``, as a tuple of ``nd`` ints."""
+    if is_int(value):
+        values: tuple[int, ...] = (int(value),) * nd  # type: ignore[call-overload]
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != nd or not all(is_int(v) for v in value):
+            raise TypeError(
+                f"{op}: {name} must be an int or a sequence of {nd} ints (one per spatial "
+                f"dimension), got {value!r}"
+            )
+        values = tuple(int(v) for v in value)
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a sequence of {nd} ints, got {value!r}")
+    if any(v < minimum for v in values):
+        raise ValueError(f"{op}: {name} must be >= {minimum} in every dimension, got {value!r}")
+    return values
+
+
+def choice(op: str, name: str, value: object, allowed: Sequence[str]) -> str:
+    """One of the ``allowed`` policy strings."""
+    if not isinstance(value, str) or value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{op}: {name} must be one of {options}, got {value!r}")
+    return value
+
+
+def flag(op: str, name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def cotangent(op: str, dy: object, expected: tuple[int, ...]) -> np.ndarray:
+    """The upstream gradient ``dy``, which must have exactly the forward output's shape."""
+    arr = as_float64(op, "dy", dy)
+    if arr.shape != expected:
+        raise ValueError(f"{op}: dy must have the output shape {expected}, got shape {arr.shape}")
+    return arr

@@ -1,0 +1,104 @@
+"""Rounding-error bounds: how far a correct floating-point result may be from the reference.
+
+Every value these ops produce is a sum of at most ``n`` products (or a quotient of such a sum).
+Computed in a floating-point format with unit roundoff ``u`` (``2**-24`` for float32, ``2**-53``
+for float64), in *any* summation order and with or without fused multiply-add, the classic bound
+(Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1) is::
+
+    |computed - exact| <= gamma(n) * magnitude,   gamma(n) = n * u / (1 - n * u)
+
+where ``magnitude`` is the same sum taken over absolute values, e.g. ``conv(|x|, |w|, |b|)``. The
+reference computes ``magnitude`` itself, by running its own op on absolute values; because its
+float64 result carries the same kind of error, the bound used here adds both::
+
+    bound = (gamma(n + 1, dtype) + gamma(n + 1, float64)) * magnitude + 2 * n * tiny(dtype)
+
+The ``+ 1`` covers the final rounding of the result (or one division), and the last term covers
+products and partial sums flushed to zero by CPUs running with flush-to-zero / denormals-are-zero
+(oneDNN and TensorFlow enable it). Inputs are exactly representable in ``dtype`` (the suite
+rounds them before computing the reference), so no input rounding term is needed. Max pooling is
+exact: its forward bound is zero.
+
+This bound is rigorous for every correct summation algorithm; it does not cover algorithms that
+transform the inputs first (Winograd, FFT). A layout bug (a transposed kernel, shifted padding)
+produces errors of the order of ``magnitude`` itself, far above the bound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._checks import per_dim
+from .channel_pooling import global_avg_pool
+from .conv import conv, conv_backward
+from .pooling import avg_pool, avg_pool_backward, max_pool_backward
+
+
+def unit_roundoff(dtype: object) -> float:
+    """``u = eps / 2`` of a floating dtype."""
+    return float(np.finfo(np.dtype(dtype)).eps) / 2
+
+
+def gamma(n: int, dtype: object) -> float:
+    """``n * u / (1 - n * u)``; raises if ``n * u >= 1`` (the bound no longer exists)."""
+    nu = n * unit_roundoff(dtype)
+    if nu >= 1:
+        raise ValueError(f"gamma: n={n} terms is too many for {np.dtype(dtype)} (n * u >= 1)")
+    return nu / (1 - nu)
+
+
+def _taps(kernel, nd: int) -> int:
+    return math.prod(per_dim("tolerance", "kernel", kernel, nd))
+
+
+def sum_bound(magnitude: np.ndarray, terms: int, dtype: object) -> np.ndarray:
+    """Bound for results that are sums of at most ``terms`` rounded products (module docstring)."""
+    terms = max(int(terms), 1)
+    factor = gamma(terms + 1, dtype) + gamma(terms + 1, np.float64)
+    return factor * np.abs(np.asarray(magnitude, dtype=np.float64)) + 2 * terms * float(np.finfo(np.dtype(dtype)).tiny)
+
+
+def conv_bound(x, w, b, *, dtype, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+    """Forward bound: ``C / groups * prod(kernel)`` products plus the bias per output."""
+    wa = np.abs(np.asarray(w, dtype=np.float64))
+    ba = None if b is None else np.abs(np.asarray(b, dtype=np.float64))
+    magnitude = conv(np.abs(np.asarray(x, dtype=np.float64)), wa, ba, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return sum_bound(magnitude, wa[0].size + 1, dtype)
+
+
+def conv_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, dilation=1, groups=1):
+    """Bounds ``(dx, dw, db)``: each is a sum over output positions, channels and taps."""
+    xa, wa, dya = (np.abs(np.asarray(a, dtype=np.float64)) for a in (x, w, dy))
+    mdx, mdw, mdb = conv_backward(xa, wa, dya, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    per_output = dya[0, 0].size * dya.shape[0]
+    dx_terms = (wa.shape[0] // groups) * math.prod(wa.shape[2:])
+    return sum_bound(mdx, dx_terms, dtype), sum_bound(mdw, per_output, dtype), sum_bound(mdb, per_output, dtype)
+
+
+def avg_pool_bound(x, kernel, *, dtype, **kwargs) -> np.ndarray:
+    """Window sum of ``prod(kernel)`` terms, then one division (or reciprocal multiply)."""
+    magnitude = avg_pool(np.abs(np.asarray(x, dtype=np.float64)), kernel, **kwargs)
+    taps = _taps(kernel, np.ndim(x) - 2)
+    return sum_bound(magnitude, taps + 1, dtype)
+
+
+def avg_pool_backward_bound(x, dy, kernel, *, dtype, **kwargs) -> np.ndarray:
+    """Each input cell accumulates ``dy / divisor`` from at most ``prod(kernel)`` windows."""
+    magnitude = avg_pool_backward(x, np.abs(np.asarray(dy, dtype=np.float64)), kernel, **kwargs)
+    taps = _taps(kernel, np.ndim(x) - 2)
+    return sum_bound(magnitude, taps + 1, dtype)
+
+
+def max_pool_backward_bound(x, dy, kernel, *, dtype, **kwargs) -> np.ndarray:
+    """Routed gradients of at most ``prod(kernel)`` overlapping windows accumulate per input cell."""
+    magnitude = max_pool_backward(x, np.abs(np.asarray(dy, dtype=np.float64)), kernel, **kwargs)
+    taps = _taps(kernel, np.ndim(x) - 2)
+    return sum_bound(magnitude, taps + 1, dtype)
+
+
+def global_avg_pool_bound(x, *, dtype, keepdims=False) -> np.ndarray:
+    """A mean of ``prod(spatial)`` terms."""
+    xa = np.abs(np.asarray(x, dtype=np.float64))
+    return sum_bound(global_avg_pool(xa, keepdims=keepdims), xa[0, 0].size + 1, dtype)
