@@ -130,7 +130,13 @@ def load(spec: str) -> Adapter:
             except ImportError as exc:
                 raise AdapterError(f"adapter {spec!r} (entry point {ep.value}) cannot be imported: {exc}") from exc
             return _instantiate(cls, spec)
-    known = sorted({*BUILTIN, *(f"keras[{b}]" for b in KERAS_BACKENDS), *(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))})
+    known = sorted(
+        {
+            *BUILTIN,
+            *(f"keras[{b}]" for b in KERAS_BACKENDS),
+            *(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)),
+        }
+    )
     raise AdapterError(f"unknown adapter {spec!r}; known: {', '.join(known)}, or package.module:Class")
 
 

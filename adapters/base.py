@@ -84,6 +84,10 @@ class Adapter(ABC):
     apis: ClassVar[tuple[str, ...]] = ("functional",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
 
+    def apis_for(self, op: str) -> tuple[str, ...]:
+        """The APIs through which this adapter runs ``op`` (default: all of :attr:`apis`)."""
+        return self.apis
+
     def versions(self) -> dict[str, str]:
         """Installed versions of :attr:`distributions` (``"not installed"`` when absent)."""
         from importlib import metadata

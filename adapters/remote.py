@@ -9,6 +9,7 @@ anything a framework prints cannot corrupt the channel. Arrays cross as NumPy.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
 import struct
@@ -80,14 +81,15 @@ class RemoteAdapter(Adapter):
 
     def close(self) -> None:
         if self._proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self._out)
-            except OSError:
-                pass
             try:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+
+    def apis_for(self, op):
+        return self._call("apis_for", op)
 
     def versions(self):
         return self._call("versions")

@@ -48,6 +48,10 @@ class TorchAdapter(Adapter):
     distributions = ("torch",)
     apis = ("functional", "layer")
 
+    def apis_for(self, op: str) -> tuple[str, ...]:
+        # torch.nn has no channel-pooling module; depth pooling is written with tensor ops.
+        return ("functional",) if op == "depth_pool" else self.apis
+
     def warm_up(self) -> None:
         x = torch.zeros(1, 1, 4, 4, requires_grad=True)
         F.max_pool2d(F.conv2d(x, torch.ones(1, 1, 2, 2)), 2).sum().backward()
@@ -57,7 +61,9 @@ class TorchAdapter(Adapter):
         """How a pooling case reaches PyTorch (see module docstring)."""
         pads = case.pads
         if case.kind == "avg" and case.nd == 3 and any(n < k for n, k in zip(case.x_shape[2:], case.kernel)):
-            return Unsupported("avg_pool3d refuses an input smaller than the kernel, even when padding makes every window fit")
+            return Unsupported(
+                "avg_pool3d refuses an input smaller than the kernel, even when padding makes every window fit"
+            )
         native = all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(pads, case.kernel))
         if native:
             return Supported("native padding")
@@ -68,8 +74,13 @@ class TorchAdapter(Adapter):
             )
         if case.ceil_mode:
             prepadded = window_geometry(
-                case.op, tuple(n + lo + hi for n, (lo, hi) in zip(case.x_shape[2:], pads)),
-                case.kernel, stride=case.resolved_stride, padding=0, dilation=case.dilation, ceil_mode=True,
+                case.op,
+                tuple(n + lo + hi for n, (lo, hi) in zip(case.x_shape[2:], pads)),
+                case.kernel,
+                stride=case.resolved_stride,
+                padding=0,
+                dilation=case.dilation,
+                ceil_mode=True,
             )
             if prepadded.out != case.out_shape[2:]:
                 return Unsupported(
@@ -110,7 +121,9 @@ class TorchAdapter(Adapter):
 
     # ---------------------------------------------------------------------- run
     def run(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> dict[str, np.ndarray]:
-        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)).requires_grad_(k in ("x", "w", "b")) for k, v in inputs.items()}
+        tensors = {
+            k: torch.from_numpy(np.ascontiguousarray(v)).requires_grad_(k in ("x", "w", "b")) for k, v in inputs.items()
+        }
         y = self._forward(case, tensors, api)
         y.backward(tensors["dy"])
         out = {"y": y.detach().numpy(), "dx": tensors["x"].grad.numpy()}
@@ -154,8 +167,15 @@ class TorchAdapter(Adapter):
     def _conv_layer(self, case: ConvCase, padding: object, dtype: torch.dtype) -> torch.nn.Module:
         cls = getattr(torch.nn, f"Conv{case.nd}d")
         return cls(
-            case.x_shape[1], case.w_shape[0], case.w_shape[2:], stride=case.stride, padding=padding,
-            dilation=case.dilation, groups=case.groups, bias=case.bias, dtype=dtype,
+            case.x_shape[1],
+            case.w_shape[0],
+            case.w_shape[2:],
+            stride=case.stride,
+            padding=padding,
+            dilation=case.dilation,
+            groups=case.groups,
+            bias=case.bias,
+            dtype=dtype,
         )
 
     def _pool(self, case: PoolCase, x: torch.Tensor, api: str) -> torch.Tensor:

@@ -43,7 +43,9 @@ def compare(output: str, actual: np.ndarray, expected: np.ndarray, bound: np.nda
         return None
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(bad, np.where(bound > 0, err / np.where(bound > 0, bound, 1.0), np.inf), -1.0)
-    worst = np.unravel_index(int(np.argmax(np.where(bad, np.nan_to_num(ratio, posinf=np.finfo(float).max), -1.0))), bad.shape)
+    worst = np.unravel_index(
+        int(np.argmax(np.where(bad, np.nan_to_num(ratio, posinf=np.finfo(float).max), -1.0))), bad.shape
+    )
     index = ", ".join(str(int(i)) for i in worst)
     detail = (
         f"worst element [{index}]: got {got[worst]!r}, expected {expected[worst]!r}, "

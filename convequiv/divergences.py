@@ -25,12 +25,13 @@ strict everywhere else. ``--strict-divergences`` turns it back into a failure.
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 DATA_FILE = Path(__file__).with_name("divergences.toml")
 _SAFE_BUILTINS = {"any": any, "all": all, "len": len, "min": min, "max": max, "zip": zip, "sum": sum}
@@ -63,7 +64,7 @@ class Divergence:
         if not self.in_versions(versions):
             return False
         scope = {"case": example.case, "example": example}
-        return bool(eval(self._code, {"__builtins__": _SAFE_BUILTINS}, scope))  # noqa: S307 - data file of this package
+        return bool(eval(self._code, {"__builtins__": _SAFE_BUILTINS}, scope))
 
     def in_versions(self, versions: dict[str, str]) -> bool:
         from packaging.specifiers import SpecifierSet
@@ -103,9 +104,17 @@ def load(path: Path = DATA_FILE) -> list[Divergence]:
             raise ValueError(f"{path}: divergence {raw['id']!r} has an invalid condition: {exc}") from exc
         entries.append(
             Divergence(
-                id=raw["id"], adapter=raw["adapter"], op=raw["op"], when=raw["when"],
-                outputs=tuple(raw["outputs"]), versions=dict(raw["versions"]), summary=raw["summary"],
-                evidence=raw["evidence"], api=raw.get("api", "*"), dtype=raw.get("dtype", "*"), _code=code,
+                id=raw["id"],
+                adapter=raw["adapter"],
+                op=raw["op"],
+                when=raw["when"],
+                outputs=tuple(raw["outputs"]),
+                versions=dict(raw["versions"]),
+                summary=raw["summary"],
+                evidence=raw["evidence"],
+                api=raw.get("api", "*"),
+                dtype=raw.get("dtype", "*"),
+                _code=code,
             )
         )
     return entries

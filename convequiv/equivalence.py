@@ -72,12 +72,14 @@ def _versions(impl: Adapter) -> dict[str, str]:
 
 def reproduction(adapter: str, example: Example, api: str, dtype: str) -> str:
     return (
-        "python -c \"from convequiv.equivalence import check; from reference.cases import *; "
-        f"print(check({adapter!r}, {example!r}, api={api!r}, dtype={dtype!r}))\""
+        'python -c "from convequiv.equivalence import check; from reference.cases import *; '
+        f'print(check({adapter!r}, {example!r}, api={api!r}, dtype={dtype!r}))"'
     )
 
 
-def _describe(adapter: str, api: str, dtype: str, example: Example, problems: list[ArrayMismatch], note: str = "") -> str:
+def _describe(
+    adapter: str, api: str, dtype: str, example: Example, problems: list[ArrayMismatch], note: str = ""
+) -> str:
     lines = [f"{adapter} ({api}, {dtype}) {example.case.op}: differs from the reference{note}"]
     lines.append(f"  case: {example!r}")
     lines.append(f"  features: {', '.join(sorted(example.case.features()))}")

@@ -7,20 +7,33 @@ and the offending value, never with a broadcasting error from deep inside.
 
 from __future__ import annotations
 
+import functools
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
 IntOrSeq = int | Sequence[int]
+F = TypeVar("F", bound=Callable)
+
+
+def quiet(fn: F) -> F:
+    """Run ``fn`` with NumPy's floating-point warnings off: NaN and inf arithmetic (``inf - inf``
+    in a window sum, a NaN maximum) is part of the semantics, not an accident."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def as_float64(op: str, name: str, value: object) -> np.ndarray:
     """``value`` as a float64 array; real integer, boolean-free numeric input only."""
     arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{op}: {name} must be a real integer or floating array, got dtype {arr.dtype}")
     return arr.astype(np.float64, copy=False)
 
@@ -49,8 +62,7 @@ def per_dim(op: str, name: str, value: object, nd: int, *, minimum: int = 1) -> 
     elif isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != nd or not all(is_int(v) for v in value):
             raise TypeError(
-                f"{op}: {name} must be an int or a sequence of {nd} ints (one per spatial "
-                f"dimension), got {value!r}"
+                f"{op}: {name} must be an int or a sequence of {nd} ints (one per spatial dimension), got {value!r}"
             )
         values = tuple(int(v) for v in value)
     else:

@@ -126,7 +126,9 @@ class ConvCase(Case):
 
     @property
     def out_shape(self) -> tuple[int, ...]:
-        geom = window_geometry("conv", self.x_shape[2:], self.w_shape[2:], stride=self.stride, padding=self.padding, dilation=self.dilation)
+        geom = window_geometry(
+            "conv", self.x_shape[2:], self.w_shape[2:], stride=self.stride, padding=self.padding, dilation=self.dilation
+        )
         return (self.x_shape[0], self.w_shape[0]) + geom.out
 
     @property
@@ -135,7 +137,14 @@ class ConvCase(Case):
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         ones = np.ones(self.w_shape)
-        counts = conv(mask.astype(np.float64), ones, stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+        counts = conv(
+            mask.astype(np.float64),
+            ones,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+        )
         return np.rint(counts).astype(np.int64)
 
     def expected(self, inputs: Inputs, **_: object) -> dict[str, np.ndarray]:
@@ -207,15 +216,25 @@ class PoolCase(Case):
     @property
     def out_shape(self) -> tuple[int, ...]:
         geom = window_geometry(
-            self.op, self.x_shape[2:], self.kernel, stride=self.resolved_stride, padding=self.padding,
-            dilation=self.dilation, ceil_mode=self.ceil_mode,
+            self.op,
+            self.x_shape[2:],
+            self.kernel,
+            stride=self.resolved_stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            ceil_mode=self.ceil_mode,
         )
         return self.x_shape[:2] + geom.out
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         geom = window_geometry(
-            self.op, self.x_shape[2:], self.kernel, stride=self.resolved_stride, padding=self.padding,
-            dilation=self.dilation, ceil_mode=self.ceil_mode,
+            self.op,
+            self.x_shape[2:],
+            self.kernel,
+            stride=self.resolved_stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            ceil_mode=self.ceil_mode,
         )
         return _pool_window_counts(mask, geom)
 
@@ -239,12 +258,16 @@ class PoolCase(Case):
             "dx": avg_pool_backward(inputs.x, inputs.dy, self.kernel, **kw),
         }
 
-    def bounds(self, inputs: Inputs, dtype: object, *, ties: str = "first", nan: str = "propagate") -> dict[str, np.ndarray]:
+    def bounds(
+        self, inputs: Inputs, dtype: object, *, ties: str = "first", nan: str = "propagate"
+    ) -> dict[str, np.ndarray]:
         kw = self.kwargs()
         if self.kind == "max":
             return {
                 "y": np.zeros(self.out_shape),
-                "dx": tol.max_pool_backward_bound(inputs.x, inputs.dy, self.kernel, dtype=dtype, ties=ties, nan=nan, **kw),
+                "dx": tol.max_pool_backward_bound(
+                    inputs.x, inputs.dy, self.kernel, dtype=dtype, ties=ties, nan=nan, **kw
+                ),
             }
         return {
             "y": tol.avg_pool_bound(inputs.x, self.kernel, dtype=dtype, **kw),
@@ -262,7 +285,15 @@ class PoolCase(Case):
             feats.add("kernel smaller than stride")
         if self.ceil_mode:
             feats.add("ceil_mode")
-            geom = window_geometry(self.op, self.x_shape[2:], self.kernel, stride=stride, padding=self.padding, dilation=self.dilation, ceil_mode=False)
+            geom = window_geometry(
+                self.op,
+                self.x_shape[2:],
+                self.kernel,
+                stride=stride,
+                padding=self.padding,
+                dilation=self.dilation,
+                ceil_mode=False,
+            )
             if geom.out != self.out_shape[2:]:
                 feats.add("ceil_mode adds a window")
         if self.kind == "max" and any(d > 1 for d in self.dilation):
@@ -288,7 +319,9 @@ class DepthPoolCase(Case):
         return {"y": y, "dx": dx}
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
-        return np.rint(depth_pool(mask.astype(np.float64), self.pool_size, mode="avg", stride=self.stride) * self.pool_size).astype(np.int64)
+        return np.rint(
+            depth_pool(mask.astype(np.float64), self.pool_size, mode="avg", stride=self.stride) * self.pool_size
+        ).astype(np.int64)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -339,14 +372,18 @@ class GlobalPoolCase(Case):
             "dx": global_avg_pool_backward(inputs.x, inputs.dy, keepdims=self.keepdims),
         }
 
-    def bounds(self, inputs: Inputs, dtype: object, *, ties: str = "first", nan: str = "propagate") -> dict[str, np.ndarray]:
+    def bounds(
+        self, inputs: Inputs, dtype: object, *, ties: str = "first", nan: str = "propagate"
+    ) -> dict[str, np.ndarray]:
         area = math.prod(self.x_shape[2:])
         if self.mode == "max":
             routed = global_max_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims, ties=ties, nan=nan)
             return {"y": np.zeros(self.out_shape), "dx": tol.sum_bound(routed, 2, dtype)}
         return {
             "y": tol.global_avg_pool_bound(inputs.x, dtype=dtype, keepdims=self.keepdims),
-            "dx": tol.sum_bound(global_avg_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims), area + 1, dtype),
+            "dx": tol.sum_bound(
+                global_avg_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims), area + 1, dtype
+            ),
         }
 
     def features(self) -> set[str]:
@@ -355,7 +392,17 @@ class GlobalPoolCase(Case):
 
 ALL_CASES: tuple[type[Case], ...] = (ConvCase, PoolCase, DepthPoolCase, GlobalPoolCase)
 
-__all__ = ["ALL_CASES", "VALUE_KINDS", "Case", "Example", "ConvCase", "DepthPoolCase", "GlobalPoolCase", "Inputs", "PoolCase"]
+__all__ = [
+    "ALL_CASES",
+    "VALUE_KINDS",
+    "Case",
+    "ConvCase",
+    "DepthPoolCase",
+    "Example",
+    "GlobalPoolCase",
+    "Inputs",
+    "PoolCase",
+]
 
 
 VALUE_KINDS = ("normal", "ties", "negative", "special")

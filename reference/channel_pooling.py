@@ -23,8 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import batch_input, choice, cotangent, flag, is_int
-from .pooling import NAN_POLICIES, TIE_POLICIES, avg_pool, avg_pool_backward, max_pool, max_pool_backward
+from ._checks import batch_input, choice, cotangent, flag, is_int, quiet
+from .pooling import (
+    NAN_POLICIES,
+    TIE_POLICIES,
+    avg_pool,
+    avg_pool_backward,
+    max_pool,
+    max_pool_backward,
+)
 
 DEPTH_MODES = ("max", "avg")
 
@@ -58,6 +65,7 @@ def _restore(flat: np.ndarray, like: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(flat.reshape(shape), -1, 1))
 
 
+@quiet
 def depth_pool(x: object, pool_size: int, *, mode: str = "max", stride: int | None = None) -> np.ndarray:
     """Pool the channel axis in contiguous windows (module docstring). ``(N, C', *S)``."""
     xa, k, s = _depth_setup("depth_pool", x, pool_size, mode, stride)
@@ -66,6 +74,7 @@ def depth_pool(x: object, pool_size: int, *, mode: str = "max", stride: int | No
     return _restore(pooled, xa)
 
 
+@quiet
 def depth_pool_backward(
     x: object,
     dy: object,
@@ -93,6 +102,7 @@ def _global_shape(xa: np.ndarray, keepdims: bool) -> tuple[int, ...]:
     return xa.shape[:2] + ((1,) * (xa.ndim - 2) if keepdims else ())
 
 
+@quiet
 def global_avg_pool(x: object, *, keepdims: bool = False) -> np.ndarray:
     """Mean over all spatial axes: ``(N, C)`` or ``(N, C, 1, ...)`` with ``keepdims``."""
     op = "global_avg_pool"
@@ -101,6 +111,7 @@ def global_avg_pool(x: object, *, keepdims: bool = False) -> np.ndarray:
     return xa.reshape(xa.shape[:2] + (-1,)).mean(axis=-1).reshape(_global_shape(xa, keep))
 
 
+@quiet
 def global_avg_pool_backward(x: object, dy: object, *, keepdims: bool = False) -> np.ndarray:
     """``dx[n, c, i] = dy[n, c] / prod(spatial)``."""
     op = "global_avg_pool_backward"
@@ -111,6 +122,7 @@ def global_avg_pool_backward(x: object, dy: object, *, keepdims: bool = False) -
     return np.broadcast_to((dya / area).reshape(xa.shape[:2] + (1,) * (xa.ndim - 2)), xa.shape).copy()
 
 
+@quiet
 def global_max_pool(x: object, *, keepdims: bool = False, nan: str = "propagate") -> np.ndarray:
     """Max over all spatial axes (NaN policy in the module docstring)."""
     op = "global_max_pool"
@@ -122,6 +134,7 @@ def global_max_pool(x: object, *, keepdims: bool = False, nan: str = "propagate"
     return reduced.reshape(_global_shape(xa, keep))
 
 
+@quiet
 def global_max_pool_backward(
     x: object,
     dy: object,

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ._checks import as_float64, batch_input, cotangent, is_int
+from ._checks import as_float64, batch_input, cotangent, is_int, quiet
 from .geometry import WindowGeometry, window_geometry
 from .windows import blocks, pad, taps, window_view
 
@@ -86,6 +86,7 @@ def _block_bytes(c: int, geom: WindowGeometry) -> int:
     return c * math.prod(geom.kernel) * 8
 
 
+@quiet
 def conv(
     x: object,
     w: object,
@@ -122,6 +123,7 @@ def conv(
     return y
 
 
+@quiet
 def conv_backward(
     x: object,
     w: object,

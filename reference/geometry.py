@@ -58,16 +58,12 @@ def _pair(op: str, value: object, dim: int) -> tuple[int, int]:
     if is_int(value):
         lo = hi = int(value)  # type: ignore[call-overload]
     elif (
-        isinstance(value, Sequence)
-        and not isinstance(value, str)
-        and len(value) == 2
-        and all(is_int(v) for v in value)
+        isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2 and all(is_int(v) for v in value)
     ):
         lo, hi = int(value[0]), int(value[1])
     else:
         raise TypeError(
-            f"{op}: padding for spatial dimension {dim} must be an int or a (lo, hi) pair of ints, "
-            f"got {value!r}"
+            f"{op}: padding for spatial dimension {dim} must be an int or a (lo, hi) pair of ints, got {value!r}"
         )
     if lo < 0 or hi < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {value!r} in spatial dimension {dim}")
@@ -108,9 +104,7 @@ def resolve_padding(
     if isinstance(padding, Sequence):
         if len(padding) != nd:
             hint = " (for one spatial dimension write [(lo, hi)])" if nd == 1 and len(padding) == 2 else ""
-            raise ValueError(
-                f"{op}: padding must have one entry per spatial dimension ({nd}), got {padding!r}{hint}"
-            )
+            raise ValueError(f"{op}: padding must have one entry per spatial dimension ({nd}), got {padding!r}{hint}")
         return tuple(_pair(op, p, i) for i, p in enumerate(padding))
     raise TypeError(f"{op}: padding must be an int, a sequence or a string, got {padding!r}")
 
@@ -179,14 +173,14 @@ class WindowGeometry:
     @property
     def span(self) -> tuple[int, ...]:
         """Extent of the padded input that the windows actually read (``>= 1`` per dimension)."""
-        return tuple((o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(self.out, self.stride, self.dilation, self.kernel))
+        return tuple(
+            (o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(self.out, self.stride, self.dilation, self.kernel)
+        )
 
     @property
     def overhang(self) -> tuple[int, ...]:
         """Cells past the right padding that ceil-mode windows reach (never counted as taps)."""
-        return tuple(
-            max(0, span - (n + lo + hi)) for span, n, (lo, hi) in zip(self.span, self.sizes, self.padding)
-        )
+        return tuple(max(0, span - (n + lo + hi)) for span, n, (lo, hi) in zip(self.span, self.sizes, self.padding))
 
 
 def window_geometry(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import batch_input, choice, cotangent, flag
+from ._checks import batch_input, choice, cotangent, flag, quiet
 from .geometry import WindowGeometry, window_geometry
 from .windows import outer_product, pad, tap_count_per_dim, taps, window_view
 
@@ -76,6 +76,7 @@ def _max_reduce(view: np.ndarray, geom: WindowGeometry, nan: str) -> np.ndarray:
     return out
 
 
+@quiet
 def max_pool(
     x: object,
     kernel: int | tuple[int, ...],
@@ -93,6 +94,7 @@ def max_pool(
     return _max_reduce(window_view(pad(xa, geom, -np.inf), geom), geom, nan)
 
 
+@quiet
 def max_pool_backward(
     x: object,
     dy: object,
@@ -152,6 +154,7 @@ def _avg_divisor(op: str, geom: WindowGeometry, count_include_pad: bool) -> np.n
     return outer_product(counts)
 
 
+@quiet
 def avg_pool(
     x: object,
     kernel: int | tuple[int, ...],
@@ -173,6 +176,7 @@ def avg_pool(
     return total / divisor
 
 
+@quiet
 def avg_pool_backward(
     x: object,
     dy: object,

@@ -154,7 +154,9 @@ def pool_cases(
 
 
 @st.composite
-def depth_pool_cases(draw, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg"), strided: bool = True) -> DepthPoolCase:
+def depth_pool_cases(
+    draw, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg"), strided: bool = True
+) -> DepthPoolCase:
     """Channel pooling in contiguous groups; sometimes with a stride other than the pool size."""
     nd = draw(st.sampled_from(list(ndims)))
     k = draw(st.integers(1, 4))
@@ -168,7 +170,9 @@ def depth_pool_cases(draw, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[
 
 
 @st.composite
-def global_pool_cases(draw, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg")) -> GlobalPoolCase:
+def global_pool_cases(
+    draw, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg")
+) -> GlobalPoolCase:
     """Global max / average pooling with and without ``keepdims``."""
     nd = draw(st.sampled_from(list(ndims)))
     used: set[int] = set()
@@ -189,25 +193,63 @@ EDGE_CASES: dict[str, Example] = {
     for e in (
         Example(ConvCase((2, 3, 8, 6), (5, 3, 3, 3), stride=2, padding="same"), 1, name="conv_same_stride2_even_input"),
         Example(ConvCase((2, 3, 7, 8), (5, 3, 2, 4), padding="same"), 2, name="conv_same_even_kernel"),
-        Example(ConvCase((3, 2, 9, 10), (4, 2, 2, 2), stride=3, padding="same"), 3, name="conv_kernel_smaller_than_stride"),
-        Example(ConvCase((2, 3, 8, 7), (4, 3, 3, 2), stride=2, padding="same_lower"), 4, name="conv_same_lower_stride2"),
-        Example(ConvCase((2, 4, 9, 7), (6, 2, 3, 3), padding=((0, 2), (1, 0)), groups=2), 5, name="conv_asymmetric_padding_groups"),
-        Example(ConvCase((3, 4, 11, 9), (4, 1, 3, 3), stride=2, padding="same", dilation=2, groups=4), 6, name="conv_depthwise_stride_dilation"),
+        Example(
+            ConvCase((3, 2, 9, 10), (4, 2, 2, 2), stride=3, padding="same"), 3, name="conv_kernel_smaller_than_stride"
+        ),
+        Example(
+            ConvCase((2, 3, 8, 7), (4, 3, 3, 2), stride=2, padding="same_lower"), 4, name="conv_same_lower_stride2"
+        ),
+        Example(
+            ConvCase((2, 4, 9, 7), (6, 2, 3, 3), padding=((0, 2), (1, 0)), groups=2),
+            5,
+            name="conv_asymmetric_padding_groups",
+        ),
+        Example(
+            ConvCase((3, 4, 11, 9), (4, 1, 3, 3), stride=2, padding="same", dilation=2, groups=4),
+            6,
+            name="conv_depthwise_stride_dilation",
+        ),
         Example(ConvCase((2, 3, 7), (4, 3, 4), padding=((3, 0),), bias=False), 7, name="conv1d_window_mostly_padding"),
-        Example(ConvCase((2, 3, 4, 5, 6), (2, 3, 2, 3, 2), stride=(1, 2, 1), padding="same"), 8, name="conv3d_same_mixed_stride"),
-        Example(PoolCase("max", (2, 3, 8, 6), 3, stride=2, padding="same"), 11, name="max_pool_same_stride2_even_input"),
+        Example(
+            ConvCase((2, 3, 4, 5, 6), (2, 3, 2, 3, 2), stride=(1, 2, 1), padding="same"),
+            8,
+            name="conv3d_same_mixed_stride",
+        ),
+        Example(
+            PoolCase("max", (2, 3, 8, 6), 3, stride=2, padding="same"), 11, name="max_pool_same_stride2_even_input"
+        ),
         Example(PoolCase("max", (2, 3, 5, 7), 2, stride=2, ceil_mode=True), 12, name="max_pool_ceil_mode_extra_window"),
-        Example(PoolCase("max", (2, 3, 5, 6), 3, stride=2, padding=1, ceil_mode=True), 13, name="max_pool_ceil_mode_dropped_last_window"),
+        Example(
+            PoolCase("max", (2, 3, 5, 6), 3, stride=2, padding=1, ceil_mode=True),
+            13,
+            name="max_pool_ceil_mode_dropped_last_window",
+        ),
         Example(PoolCase("max", (2, 3, 6, 5), 2, padding=1), 14, "negative", name="max_pool_all_negative_with_padding"),
         Example(PoolCase("max", (2, 3, 6, 7), 2), 15, "ties", name="max_pool_tied_maxima"),
         Example(PoolCase("max", (2, 3, 6, 7), 3, stride=1), 16, "ties", name="max_pool_tied_maxima_overlapping"),
         Example(PoolCase("max", (2, 3, 6, 7), 2), 17, "special", name="max_pool_nan_and_inf"),
         Example(PoolCase("max", (2, 3, 7, 8), 3, stride=1, padding=1, dilation=2), 18, name="max_pool_dilation"),
         Example(PoolCase("max", (2, 3, 9, 7), (1, 3), stride=(3, 2)), 19, name="max_pool_kernel_smaller_than_stride"),
-        Example(PoolCase("avg", (2, 3, 7, 6), 3, stride=2, padding=1, count_include_pad=True), 21, name="avg_pool_count_include_pad"),
-        Example(PoolCase("avg", (2, 3, 7, 6), 3, stride=2, padding=1, count_include_pad=False), 22, name="avg_pool_exclude_pad"),
-        Example(PoolCase("avg", (2, 3, 8, 6), 3, stride=2, padding="same", count_include_pad=False), 23, name="avg_pool_same_stride2_even_input"),
-        Example(PoolCase("avg", (2, 3, 5, 6), 3, stride=2, padding=1, ceil_mode=True), 24, name="avg_pool_ceil_mode_overhang_not_counted"),
+        Example(
+            PoolCase("avg", (2, 3, 7, 6), 3, stride=2, padding=1, count_include_pad=True),
+            21,
+            name="avg_pool_count_include_pad",
+        ),
+        Example(
+            PoolCase("avg", (2, 3, 7, 6), 3, stride=2, padding=1, count_include_pad=False),
+            22,
+            name="avg_pool_exclude_pad",
+        ),
+        Example(
+            PoolCase("avg", (2, 3, 8, 6), 3, stride=2, padding="same", count_include_pad=False),
+            23,
+            name="avg_pool_same_stride2_even_input",
+        ),
+        Example(
+            PoolCase("avg", (2, 3, 5, 6), 3, stride=2, padding=1, ceil_mode=True),
+            24,
+            name="avg_pool_ceil_mode_overhang_not_counted",
+        ),
         Example(PoolCase("avg", (2, 3, 4, 5), 2, padding=((1, 0), (0, 1))), 25, name="avg_pool_window_mostly_padding"),
         Example(DepthPoolCase((2, 6, 4, 5), 3), 31, name="depth_pool_max_groups_of_3"),
         Example(DepthPoolCase((2, 6, 4, 5), 2), 32, "ties", name="depth_pool_max_ties"),
@@ -222,3 +264,15 @@ EDGE_CASES: dict[str, Example] = {
 def edge_cases(op: str) -> list[Example]:
     """The named edge cases of one op (``"conv"``, ``"max_pool"``, ``"avg_pool"``, ...)."""
     return [e for e in EDGE_CASES.values() if e.case.op == op]
+
+
+def pin_edge_cases(op: str, argname: str = "ex"):
+    """Decorator: add every named edge case of ``op`` as an explicit ``@example`` (``argname=``)."""
+    from hypothesis import example
+
+    def decorate(test):
+        for pinned in reversed(edge_cases(op)):
+            test = example(**{argname: pinned})(test)
+        return test
+
+    return decorate

@@ -64,7 +64,15 @@ def conv_bound(x, w, b, *, dtype, stride=1, padding=0, dilation=1, groups=1) -> 
     """Forward bound: ``C / groups * prod(kernel)`` products plus the bias per output."""
     wa = np.abs(np.asarray(w, dtype=np.float64))
     ba = None if b is None else np.abs(np.asarray(b, dtype=np.float64))
-    magnitude = conv(np.abs(np.asarray(x, dtype=np.float64)), wa, ba, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    magnitude = conv(
+        np.abs(np.asarray(x, dtype=np.float64)),
+        wa,
+        ba,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+    )
     return sum_bound(magnitude, wa[0].size + 1, dtype)
 
 

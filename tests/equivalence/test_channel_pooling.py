@@ -1,0 +1,21 @@
+"""Depth (channel) pooling and global pooling of every adapter against the reference."""
+
+import pytest
+from hypothesis import given
+
+from reference.strategies import depth_pool_cases, examples, global_pool_cases, pin_edge_cases
+
+
+@pytest.mark.ops("depth_pool")
+@pin_edge_cases("depth_pool")
+@given(ex=examples(depth_pool_cases(), values=("normal", "ties", "special")))
+def test_depth_pool(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
+
+
+@pytest.mark.ops("global_max_pool", "global_avg_pool")
+@pin_edge_cases("global_max_pool")
+@pin_edge_cases("global_avg_pool")
+@given(ex=examples(global_pool_cases(), values=("normal", "ties", "special")))
+def test_global_pool(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)

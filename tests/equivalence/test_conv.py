@@ -1,0 +1,14 @@
+"""Convolution (1-D, 2-D, 3-D; stride, every padding form, dilation, groups, depthwise, bias):
+forward output and input / weight / bias gradients of every adapter against the reference."""
+
+import pytest
+from hypothesis import given
+
+from reference.strategies import conv_cases, examples, pin_edge_cases
+
+
+@pytest.mark.ops("conv")
+@pin_edge_cases("conv")
+@given(ex=examples(conv_cases(), values=("normal", "ties")))
+def test_conv(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)

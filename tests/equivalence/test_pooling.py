@@ -1,0 +1,22 @@
+"""Max and average pooling (padding forms, default stride, ceil_mode, count_include_pad, dilation
+for max): forward and input gradient of every adapter against the reference, with tie-heavy,
+all-negative and NaN / inf inputs."""
+
+import pytest
+from hypothesis import given
+
+from reference.strategies import examples, pin_edge_cases, pool_cases
+
+
+@pytest.mark.ops("max_pool")
+@pin_edge_cases("max_pool")
+@given(ex=examples(pool_cases("max"), values=("normal", "ties", "negative", "special")))
+def test_max_pool(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
+
+
+@pytest.mark.ops("avg_pool")
+@pin_edge_cases("avg_pool")
+@given(ex=examples(pool_cases("avg"), values=("normal", "special")))
+def test_avg_pool(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
