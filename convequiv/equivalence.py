@@ -6,8 +6,10 @@ calls, so a failure reproduces outside pytest with one line of Python.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +25,18 @@ _DIVERGENCES: list[Divergence] | None = None
 
 
 def recorded_divergences() -> list[Divergence]:
+    """The project's divergence file plus any files listed in ``CONVEQUIV_DIVERGENCES``
+    (``os.pathsep``-separated; how a third-party adapter records its own divergences)."""
     global _DIVERGENCES
     if _DIVERGENCES is None:
-        _DIVERGENCES = load_divergences()
+        entries = load_divergences()
+        for extra in filter(None, os.environ.get("CONVEQUIV_DIVERGENCES", "").split(os.pathsep)):
+            entries += load_divergences(Path(extra))
+        ids = [d.id for d in entries]
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicated:
+            raise ValueError(f"divergence ids defined twice: {', '.join(duplicated)}")
+        _DIVERGENCES = entries
     return _DIVERGENCES
 
 

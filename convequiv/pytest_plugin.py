@@ -14,7 +14,8 @@ Options (each also read from an environment variable):
 ``--results FILE`` / ``CONVEQUIV_RESULTS``
     write every tally of the run (and the installed versions) as JSON, for ``convequiv report``.
 
-Tests mark the ops they check (``@pytest.mark.ops("conv")``) and request the fixtures ``adapter``, ``api`` and ``dtype`` (parametrized over the selection;
+Tests mark the ops they check (``@pytest.mark.ops("conv")``) and request the fixtures
+``adapter``, ``api`` and ``dtype`` (parametrized over the selection;
 each adapter also gets a marker: ``-m torch``, ``-m keras_jax``...) and ``equivalence``, whose
 ``check(...)`` runs :func:`convequiv.equivalence.check` and records the outcome. The terminal
 summary prints the op x adapter matrix, the recorded divergences observed and those that no
