@@ -109,6 +109,7 @@ def check(
     semantics: Semantics | None = None,
     strict_divergences: bool = False,
     raise_on_failure: bool = True,
+    outputs: tuple[str, ...] | None = None,
 ) -> Outcome:
     """Run ``example`` through ``adapter`` and compare every output with the reference.
 
@@ -116,7 +117,8 @@ def check(
     discriminating). Unsupported cases have their claim verified against the framework.
     A mismatch inside a recorded divergence's condition gives ``status="diverge"`` unless
     ``strict_divergences``; any other mismatch raises :class:`EquivalenceError` (or returns a
-    ``"fail"`` outcome when ``raise_on_failure`` is false).
+    ``"fail"`` outcome when ``raise_on_failure`` is false). ``outputs`` restricts the comparison
+    to some outputs (``("y",)`` to judge a forward-only property).
     """
     impl = adapters.load(adapter) if isinstance(adapter, str) else adapter
     name = impl.name
@@ -129,11 +131,21 @@ def check(
         return Outcome(name, api, dtype, example, "unsupported", f"{support.reason} [{evidence}]")
     sem = semantics or impl.semantics(case, api)
     started = time.perf_counter()
-    got = impl.run(case, raw, api)
+    try:
+        got = impl.run(case, raw, api)
+    except Exception as exc:  # a supported case must run: a crash is a failure with a reproduction
+        problem = ArrayMismatch("run", f"the adapter raised {type(exc).__name__}: {str(exc).strip()[:500]}")
+        outcome = Outcome(name, api, dtype, example, "fail", _describe(name, api, dtype, example, [problem]))
+        if raise_on_failure:
+            raise EquivalenceError(outcome) from exc
+        return outcome
     seconds = time.perf_counter() - started
     want = case.expected(inputs, ties=sem.ties, nan=sem.nan)
     bounds = case.bounds(inputs, dtype, ties=sem.ties, nan=sem.nan)
     problems = []
+    if outputs is not None:
+        want = {k: v for k, v in want.items() if k in outputs}
+        got = {k: v for k, v in got.items() if k in outputs}
     for key in want:
         if key not in got:
             problems.append(ArrayMismatch(key, "missing from the adapter's results"))

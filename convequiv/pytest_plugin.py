@@ -175,6 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for spec in adapters.DEFAULT_SPECS + tuple(suite.specs):
         config.addinivalue_line("markers", f"{marker_name(spec)}: checks of the {spec} adapter")
     config.addinivalue_line("markers", "ops(*names): the ops a test checks (selects each adapter's APIs for them)")
+    # PyTorch notes that it copies the input for "same" padding with an even kernel: expected here.
+    config.addinivalue_line("filterwarnings", "ignore:Using padding='same' with even kernel lengths:UserWarning")
     if not _is_worker(config):
         config.pluginmanager.register(Reporter(config), "convequiv-reporter")
     if suite.explicit:
@@ -314,17 +316,19 @@ def summarize(totals: Totals) -> dict[str, Any]:
 
 
 def cell_text(cell: dict[str, int]) -> str:
-    """One matrix cell: ``fails`` > ``diverges (ids)`` > ``agrees`` > ``unsupported``."""
+    """One matrix cell, worst news first: ``FAILED (n)``, then ``diverges: id (n)``, then
+    ``agrees (n)`` and ``unsupported (n)``; ``-`` when nothing ran."""
+    parts = []
     if cell.get("fail"):
-        return f"FAILED ({cell['fail']})"
-    divs = sorted(k.split(":", 1)[1] for k in cell if k.startswith("divergence:"))
+        parts.append(f"FAILED ({cell['fail']})")
+    divs = sorted((k.split(":", 1)[1], v) for k, v in cell.items() if k.startswith("divergence:"))
     if divs:
-        return f"diverges ({', '.join(divs)})"
+        parts.append("diverges: " + ", ".join(f"{d} ({n})" for d, n in divs))
     if cell.get("agree"):
-        return f"agrees ({cell['agree']})"
+        parts.append(f"agrees ({cell['agree']})")
     if cell.get("unsupported"):
-        return "unsupported"
-    return "-"
+        parts.append(f"unsupported ({cell['unsupported']})")
+    return "; ".join(parts) or "-"
 
 
 class Reporter:

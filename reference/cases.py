@@ -166,7 +166,7 @@ class ConvCase(Case):
         return out
 
     def features(self) -> set[str]:
-        feats = {f"conv {self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], self.stride)
+        feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], self.stride)
         if any(s > 1 for s in self.stride):
             feats.add("stride > 1")
         if any(d > 1 for d in self.dilation):
@@ -181,7 +181,7 @@ class ConvCase(Case):
             feats.add("even kernel")
         if not self.bias:
             feats.add("no bias")
-        return {f"conv: {f}" if not f.startswith("conv ") else f for f in feats}
+        return {f"conv: {f}" for f in feats}
 
 
 @dataclass(frozen=True)
