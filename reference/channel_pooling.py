@@ -48,7 +48,7 @@ def _depth_setup(op: str, x: object, pool_size: object, mode: object, stride: ob
     if k > c:
         raise ValueError(f"{op}: pool_size={k} exceeds the channel count C={c}")
     if (c - k) % s:
-        what = f"pool_size={k} must divide" if stride is None else f"windows of {k} every {s} channels must tile"
+        what = f"pool_size={k} must divide" if stride is None else f"pool_size={k} with stride={s} must tile"
         raise ValueError(f"{op}: {what} the channel count C={c}")
     return xa, k, s
 

@@ -32,13 +32,15 @@ from .windows import blocks, pad, taps, window_view
 
 def _setup(op: str, x: object, w: object, stride: object, padding: object, dilation: object, groups: object):
     xa = batch_input(op, "x", x)
-    wa = batch_input(op, "w", w)
+    wa = as_float64(op, "w", w)
     nd = xa.ndim - 2
     if wa.ndim != xa.ndim:
         raise ValueError(
             f"{op}: w must have shape (O, C // groups, *kernel) with {nd} kernel dimension(s) to match "
             f"x of shape {xa.shape}, got shape {wa.shape}"
         )
+    if 0 in wa.shape:
+        raise ValueError(f"{op}: w must not have an empty dimension, got shape {wa.shape}")
     if not is_int(groups) or groups < 1:  # type: ignore[operator]
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     g = int(groups)  # type: ignore[call-overload]

@@ -109,8 +109,9 @@ def separable_conv_params(
     op = "separable_conv_params"
     c = _positive(op, "in_channels", in_channels)
     m = _positive(op, "depth_multiplier", depth_multiplier)
-    depthwise = depthwise_conv_params(c, kernel, depth_multiplier=m, bias=depthwise_bias, ndim=ndim)
-    return depthwise + dense_params(c * m, _positive(op, "out_channels", out_channels), bias=bias)
+    o = _positive(op, "out_channels", out_channels)
+    depthwise = c * m * _kernel_size(op, kernel, ndim) + (c * m if depthwise_bias else 0)
+    return depthwise + dense_params(c * m, o, bias=bias)
 
 
 def batch_norm_params(channels: int, *, convention: str = "keras", affine: bool = True) -> ParamCount:

@@ -220,7 +220,9 @@ EDGE_CASES: dict[str, Example] = {
         ),
         Example(PoolCase("max", (2, 3, 5, 7), 2, stride=2, ceil_mode=True), 12, name="max_pool_ceil_mode_extra_window"),
         Example(
-            PoolCase("max", (2, 3, 5, 6), 3, stride=2, padding=1, ceil_mode=True),
+            # Height 5, kernel 2: the ceil-mode window would start in the right padding and is
+            # dropped; width 6, kernel 3: ceil mode adds a window.
+            PoolCase("max", (2, 3, 5, 6), (2, 3), stride=2, padding=1, ceil_mode=True),
             13,
             name="max_pool_ceil_mode_dropped_last_window",
         ),
