@@ -41,7 +41,9 @@ def _setup(op: str, x: object, w: object, stride: object, padding: object, dilat
         )
     if 0 in wa.shape:
         raise ValueError(f"{op}: w must not have an empty dimension, got shape {wa.shape}")
-    if not is_int(groups) or groups < 1:  # type: ignore[operator]
+    if not is_int(groups):
+        raise TypeError(f"{op}: groups must be an int, got {groups!r}")
+    if groups < 1:  # type: ignore[operator]
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     g = int(groups)  # type: ignore[call-overload]
     c, o = xa.shape[1], wa.shape[0]

@@ -15,8 +15,10 @@ Padding is resolved once into explicit ``(lo, hi)`` pairs:
 
 Output size with explicit padding: ``out = floor((n + lo + hi - d * (k - 1) - 1) / s) + 1``.
 With ``ceil_mode`` (pooling): ``ceil`` instead of ``floor``, then the last window is dropped when it
-would start inside the right padding: ``if (out - 1) * s >= n + lo: out -= 1``. An output size
-below 1 is an error.
+would start inside the right padding: ``if (out - 1) * s >= n + lo: out -= 1`` (PyTorch's rule).
+Floor mode keeps such a window, so with right padding of at least a stride ceil mode can give one
+window *fewer* than floor mode (PyTorch never meets this: it limits padding to half the kernel).
+An output size below 1 is an error.
 """
 
 from __future__ import annotations

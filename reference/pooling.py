@@ -9,8 +9,12 @@ Max pooling pads with ``-inf`` (never 0) and reduces each window::
     y[n, c, i] = max_k xpad[n, c, i * s + k * d]
 
 ``nan="propagate"``: any NaN among a window's taps makes its output NaN.
-``nan="ignore"``: NaN taps are skipped, i.e. the window is reduced with ``numpy.fmax``; a window
-whose taps are all NaN (and that reaches no padding) stays NaN.
+``nan="ignore"``: NaN taps are skipped, i.e. the ``-inf``-padded window is reduced with
+``numpy.fmax``: a window whose input taps are all NaN gives ``-inf`` if it also reads padding or the
+ceil-mode overhang, and NaN otherwise.
+
+A window lying entirely in padding is allowed for max pooling (its value is ``-inf``, the padding
+value); for average pooling it is an error when its divisor would be zero.
 
 The max-pool gradient routes ``dy[n, c, i]`` to the window's maximal *input* taps (padding never
 receives gradient). A tap is maximal when it equals the output, or, with ``nan="propagate"`` and a

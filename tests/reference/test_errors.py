@@ -71,6 +71,7 @@ BAD = [
     ("groups not dividing C", CONVS, {"groups": 4}, ValueError, "groups", "4"),
     ("groups not dividing O", CONVS, {"groups": 3, "w": np.zeros((4, 2, 3, 2))}, ValueError, "groups", "3"),
     ("groups 0", CONVS, {"groups": 0}, ValueError, "groups", "0"),
+    ("float groups", CONVS, {"groups": 2.0}, TypeError, "groups", "2.0"),
     ("empty kernel", CONVS, {"w": np.zeros((4, 3, 0, 2))}, ValueError, "w", "(4, 3, 0, 2)"),
     ("bias of the wrong length", ["conv"], {"b": np.zeros(3)}, ValueError, "b", "(3,)"),
     ("2-D bias", ["conv"], {"b": np.zeros((4, 1))}, ValueError, "b", "(4, 1)"),
