@@ -89,7 +89,8 @@ class Adapter(ABC):
         return self.apis
 
     def versions(self) -> dict[str, str]:
-        """Installed versions of :attr:`distributions` (``"not installed"`` when absent)."""
+        """Installed versions of :attr:`distributions`, keyed by import name (``"not installed"``
+        when absent); recorded divergences state their version ranges with the same keys."""
         from importlib import metadata
 
         found = {}

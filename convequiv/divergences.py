@@ -8,13 +8,14 @@ The data live in ``divergences.toml`` next to this module, one ``[[divergence]]`
     ``fnmatch`` patterns (``"keras[*]"``, ``"*_pool"``, ``"*"``) the failing check must match;
 ``when``
     a Python expression over ``case`` (a :mod:`reference.cases` dataclass) and ``example``
-    (:class:`reference.cases.Example`) that selects exactly the affected cases, evaluated with
-    no builtins but ``any``, ``all``, ``len``, ``min``, ``max``, ``zip`` and ``sum``;
+    (:class:`reference.cases.Example`, whose ``most_in_a_window`` / ``fewest_in_a_window`` /
+    ``most_near_max_in_a_window`` describe the data) that selects exactly the affected cases;
 ``outputs``
     the outputs that differ (``["y"]``, ``["dx"]``, ...); a mismatch in any other output is a
     failure even inside the condition;
 ``versions``
-    ``{distribution = "specifier"}`` ranges (PEP 440) in which the divergence was seen;
+    ``{framework = "specifier"}`` ranges (PEP 440) in which the divergence was seen, keyed like the
+    adapters' ``versions()`` (import names: ``torch``, ``tensorflow``, ``keras``, ``jax``);
 ``summary``, ``evidence``
     what differs and a link to an upstream issue / the minimal reproduction.
 
@@ -34,7 +35,6 @@ from typing import Any
 import tomllib
 
 DATA_FILE = Path(__file__).with_name("divergences.toml")
-_SAFE_BUILTINS = {"any": any, "all": all, "len": len, "min": min, "max": max, "zip": zip, "sum": sum}
 _FIELDS = ("id", "adapter", "op", "when", "outputs", "versions", "summary", "evidence")
 
 
@@ -64,25 +64,34 @@ class Divergence:
         if not self.in_versions(versions):
             return False
         scope = {"case": example.case, "example": example}
-        return bool(eval(self._code, {"__builtins__": _SAFE_BUILTINS}, scope))
+        return bool(eval(self._code, {}, scope))
 
     def in_versions(self, versions: dict[str, str]) -> bool:
         from packaging.specifiers import SpecifierSet
         from packaging.version import Version
 
-        for dist, spec in self.versions.items():
-            installed = versions.get(dist)
+        for name, spec in self.versions.items():
+            installed = versions.get(name) or installed_version(name)
             if installed is None:
-                try:
-                    installed = metadata.version(dist)
-                except metadata.PackageNotFoundError:
-                    return False
+                return False
             if Version(installed) not in SpecifierSet(spec, prereleases=True):
                 return False
         return True
 
     def explains(self, outputs: Iterable[str]) -> bool:
         return set(outputs) <= set(self.outputs)
+
+
+def installed_version(name: str) -> str | None:
+    """Version of the distribution providing import name ``name`` (``tensorflow`` is provided by
+    ``tensorflow-cpu`` here), or ``None`` when it is not installed."""
+    candidates = [name, *metadata.packages_distributions().get(name, [])]
+    for dist in candidates:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def load(path: Path = DATA_FILE) -> list[Divergence]:

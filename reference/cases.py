@@ -28,6 +28,7 @@ from .channel_pooling import (
 from .conv import conv, conv_backward
 from .geometry import Pads, resolve_padding, window_geometry
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
+from .windows import pad, window_view
 
 
 @dataclass
@@ -407,6 +408,15 @@ __all__ = [
 
 VALUE_KINDS = ("normal", "ties", "negative", "special")
 
+#: Cell predicates for :meth:`Example.most_in_a_window` and :meth:`Example.fewest_in_a_window`.
+CELL_FLAGS = {
+    "nan": np.isnan,
+    "inf": np.isinf,
+    "+inf": lambda x: np.isposinf(x),
+    "-inf": lambda x: np.isneginf(x),
+    "above -inf": lambda x: x > -np.inf,
+}
+
 
 @dataclass(frozen=True)
 class Example:
@@ -458,11 +468,33 @@ class Example:
         return Inputs(x=rounded(x), dy=rounded(dy), w=rounded(w), b=rounded(b))  # type: ignore[arg-type]
 
     def most_in_a_window(self, flag: str = "nan") -> int:
-        """Largest number of NaN (``flag="nan"``) or infinite (``"inf"``) cells that any single
-        output window reads (``0`` when there are none); divergence conditions use it."""
-        x = self.inputs().x
-        mask = {"nan": np.isnan, "inf": np.isinf}[flag](x)
+        """Largest number of input cells matching ``flag`` (see :data:`CELL_FLAGS`) that any single
+        output window reads (``0`` when no cell matches); divergence conditions use it."""
+        mask = CELL_FLAGS[flag](self.inputs().x)
         return int(self.case.window_counts(mask).max()) if mask.any() else 0
+
+    def fewest_in_a_window(self, flag: str) -> int:
+        """Smallest number of input cells matching ``flag`` that any output window reads."""
+        return int(self.case.window_counts(CELL_FLAGS[flag](self.inputs().x)).min())
+
+    def most_near_max_in_a_window(self, atol: float) -> int:
+        """Largest number of input taps of one pooling window that lie within ``atol`` of that
+        window's maximum (NaN ignored): how many taps a tolerance-based max gradient would pick."""
+        case = self.case
+        if not isinstance(case, PoolCase):
+            raise TypeError("most_near_max_in_a_window needs a PoolCase")
+        x = self.inputs().x
+        geom = window_geometry(
+            case.op, case.x_shape[2:], case.kernel, stride=case.resolved_stride, padding=case.padding,
+            dilation=case.dilation, ceil_mode=case.ceil_mode,
+        )
+        view = window_view(pad(x, geom, -np.inf), geom)
+        peak = max_pool(x, case.kernel, nan="ignore", **case.kwargs())
+        peak = peak.reshape(peak.shape + (1,) * case.nd)
+        with np.errstate(invalid="ignore"):
+            near = (view >= peak - atol) & np.isfinite(view)
+        axes = tuple(range(near.ndim - case.nd, near.ndim))
+        return int(near.sum(axis=axes).max())
 
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""

@@ -400,3 +400,28 @@ def test_every_op_has_edge_cases():
     """edge_cases(op) finds named cases for every op the suite checks."""
     for op in ("conv", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool"):
         assert edge_cases(op), op
+
+
+def test_window_predicates_count_per_window():
+    """The data predicates divergence conditions use count what they say, window by window."""
+    case = PoolCase("max", (1, 1, 1, 4), (1, 2))
+    ex = Example(case, values="normal")
+    x = np.array([[[[np.nan, -np.inf, 1.0, 1.0 - 5e-6]]]])
+    ex = _with_x(ex, x)
+    assert ex.most_in_a_window("nan") == 1
+    assert ex.fewest_in_a_window("above -inf") == 0  # the first window holds only NaN and -inf
+    assert ex.most_in_a_window("+inf") == 0
+    assert ex.most_near_max_in_a_window(1e-5) == 2  # 1.0 and 1.0 - 5e-6
+    assert ex.most_near_max_in_a_window(1e-6) == 1
+
+
+def _with_x(example, x):
+    """An Example whose inputs() returns ``x`` (the predicates only read ``x``)."""
+
+    class Fixed(type(example)):
+        def inputs(self, dtype=np.float64):
+            base = super().inputs(dtype)
+            base.x = x
+            return base
+
+    return Fixed(example.case, example.seed, example.values)
