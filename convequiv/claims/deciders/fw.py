@@ -1,0 +1,45 @@
+"""Small framework calls the deciders share; arrays cross as NumPy, channels-first on our side."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def torch_conv(torch, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, **kwargs) -> np.ndarray:
+    """``torch.nn.functional.conv{1,2,3}d`` in float64 on channels-first arrays."""
+    import torch.nn.functional as F
+
+    fn = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[x.ndim]
+    bias = None if b is None else torch.from_numpy(np.asarray(b, dtype=np.float64))
+    out = fn(
+        torch.from_numpy(np.asarray(x, dtype=np.float64)),
+        torch.from_numpy(np.asarray(w, dtype=np.float64)),
+        bias,
+        **kwargs,
+    )
+    return out.numpy()
+
+
+def torch_module(torch, module, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+    """Run a module on a float64 channels-first array (``train`` selects training mode)."""
+    module = module.double()
+    module.train(train)
+    with torch.no_grad():
+        return module(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
+
+
+def keras_call(layer, x_last: np.ndarray, **kwargs) -> np.ndarray:
+    """Call a Keras layer on a channels-last float32 array; the result as NumPy."""
+    import keras
+
+    return keras.ops.convert_to_numpy(layer(np.asarray(x_last, dtype=np.float32), **kwargs))
+
+
+def to_last(x: np.ndarray) -> np.ndarray:
+    """``(N, C, *spatial) -> (N, *spatial, C)``."""
+    return np.moveaxis(x, 1, -1)
+
+
+def to_first(x: np.ndarray) -> np.ndarray:
+    """``(N, *spatial, C) -> (N, C, *spatial)``."""
+    return np.moveaxis(x, -1, 1)
