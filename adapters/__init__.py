@@ -42,6 +42,10 @@ REQUIRES = {
 }
 
 
+#: One worker process per remote spec and process, shared by every ``load`` of that spec.
+_WORKERS: dict[str, Adapter] = {}
+
+
 class AdapterError(Exception):
     """An adapter that was asked for is unknown or cannot be imported."""
 
@@ -107,7 +111,9 @@ def load(spec: str) -> Adapter:
         if current not in (None, backend):
             from .remote import RemoteAdapter
 
-            return RemoteAdapter(spec, {"KERAS_BACKEND": backend})
+            if spec not in _WORKERS or not _WORKERS[spec].alive():
+                _WORKERS[spec] = RemoteAdapter(spec, {"KERAS_BACKEND": backend})
+            return _WORKERS[spec]
         os.environ["KERAS_BACKEND"] = backend
         if backend in ("tensorflow", "torch"):
             import_torch_first()

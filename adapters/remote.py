@@ -79,6 +79,9 @@ class RemoteAdapter(Adapter):
             return value
         raise value
 
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
     def close(self) -> None:
         if self._proc.poll() is None:
             with contextlib.suppress(OSError):
