@@ -83,6 +83,10 @@ class Adapter(ABC):
     #: The framework entry points checked, e.g. ``("functional", "layer")``.
     apis: ClassVar[tuple[str, ...]] = ("functional",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
+    #: True where every new case costs a compilation (XLA: ``jax``, ``keras[jax]``), 0.1-0.5 s on a
+    #: CPU against well under 1 ms to run it; the suite then draws the profile's smaller
+    #: ``compiled_examples`` budget per property for this adapter (``--compiled-examples``).
+    compiles_per_case: ClassVar[bool] = False
 
     def apis_for(self, op: str) -> tuple[str, ...]:
         """The APIs through which this adapter runs ``op`` (default: all of :attr:`apis`)."""
@@ -155,12 +159,13 @@ class Adapter(ABC):
                 f"{self.name}: claims {verdict.target} has no parameter {verdict.parameter!r}, but it does"
             )
             return f"{verdict.target} has no parameter {verdict.parameter!r}"
+        if type(self).attempt is Adapter.attempt:
+            raise AssertionError(f"{self.name} claims a refusal for {case!r} but has no attempt()")
         try:
             self.attempt(case, inputs, api)
-        except NotImplementedError:
-            raise
         except Exception as exc:  # the framework's own refusal, whatever its type
-            return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
+            text = str(exc).strip()
+            return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
         raise AssertionError(f"{self.name}: claims the framework refuses {case!r} ({verdict.reason}), but it ran")
 
 

@@ -68,7 +68,7 @@ class RemoteAdapter(Adapter):
         self._out, self._in = to_worker_w, from_worker_r
         atexit.register(self.close)
         info = self._call("__info__")
-        self.apis, self.dtypes, self.distributions = info  # type: ignore[misc]
+        self.apis, self.dtypes, self.distributions, self.compiles_per_case = info  # type: ignore[misc]
 
     def _call(self, method: str, *args: object, **kwargs: object) -> Any:
         if self._proc.poll() is not None:
@@ -148,7 +148,7 @@ def _serve(spec: str, in_fd: int, out_fd: int) -> None:
             return
         try:
             if method == "__info__":
-                result: Any = (adapter.apis, adapter.dtypes, adapter.distributions)
+                result: Any = (adapter.apis, adapter.dtypes, adapter.distributions, adapter.compiles_per_case)
             else:
                 result = getattr(adapter, method)(*args, **kwargs)
             reply: tuple[str, Any] = ("ok", result)

@@ -5,7 +5,9 @@ The data live in ``divergences.toml`` next to this module, one ``[[divergence]]`
 ``id``
     stable short name, used in reports and ``--strict-divergences`` output;
 ``adapter``, ``op``, ``api``, ``dtype``
-    ``fnmatch`` patterns (``"keras[*]"``, ``"*_pool"``, ``"*"``) the failing check must match;
+    patterns the failing check must match, where ``*`` stands for any text, ``|`` separates
+    alternatives and everything else, brackets included, is literal (``"keras[*]"``,
+    ``"keras[jax]|keras[torch]"``, ``"*_pool"``, ``"*"``);
 ``when``
     a Python expression over ``case`` (a :mod:`reference.cases` dataclass) and ``example``
     (:class:`reference.cases.Example`, whose ``most_in_a_window`` / ``fewest_in_a_window`` /
@@ -25,7 +27,7 @@ strict everywhere else. ``--strict-divergences`` turns it back into a failure.
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -55,10 +57,10 @@ class Divergence:
     def applies(self, adapter: str, op: str, api: str, dtype: str, example: Any, versions: dict[str, str]) -> bool:
         """Whether this divergence's condition covers the check (versions included)."""
         if not (
-            fnmatch.fnmatchcase(adapter, self.adapter)
-            and fnmatch.fnmatchcase(op, self.op)
-            and fnmatch.fnmatchcase(api, self.api)
-            and fnmatch.fnmatchcase(dtype, self.dtype)
+            matches(adapter, self.adapter)
+            and matches(op, self.op)
+            and matches(api, self.api)
+            and matches(dtype, self.dtype)
         ):
             return False
         if not self.in_versions(versions):
@@ -80,6 +82,14 @@ class Divergence:
 
     def explains(self, outputs: Iterable[str]) -> bool:
         return set(outputs) <= set(self.outputs)
+
+
+def matches(name: str, pattern: str) -> bool:
+    """Whether ``name`` matches ``pattern``: ``*`` is any text, ``|`` separates alternatives."""
+    return any(
+        re.fullmatch(".*".join(re.escape(part) for part in alternative.split("*")), name) is not None
+        for alternative in pattern.split("|")
+    )
 
 
 def installed_version(name: str) -> str | None:

@@ -60,7 +60,7 @@ class Outcome:
 
     @property
     def features(self) -> set[str]:
-        return self.example.case.features()
+        return self.example.features()
 
 
 class EquivalenceError(AssertionError):

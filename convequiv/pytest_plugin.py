@@ -9,6 +9,12 @@ Options (each also read from an environment variable):
 ``--hypothesis-profile NAME`` / ``CONVEQUIV_PROFILE``
     ``dev`` (default, quick), ``ci`` (derandomized, no deadline, 100 examples per property),
     ``thorough`` (500) or ``nightly`` (3000).
+``--compiled-examples N`` / ``CONVEQUIV_COMPILED_EXAMPLES``
+    examples per property for adapters that compile every new case (``Adapter.compiles_per_case``:
+    ``jax``, ``keras[jax]``); default from the profile: dev 10, ci 25, thorough 100, nightly 600.
+    XLA compiles each new shape in 0.1-0.5 s on a CPU, so these adapters run 10-50x fewer examples
+    per second than eager ones; the smaller budget keeps them in the default run (numbers in
+    ``docs/benchmarks.md``). The pinned edge cases run in full either way.
 ``--strict-divergences`` / ``CONVEQUIV_STRICT_DIVERGENCES=1``
     recorded divergences fail like any other mismatch.
 ``--results FILE`` / ``CONVEQUIV_RESULTS``
@@ -48,6 +54,8 @@ PROFILES = {
     "thorough": {"max_examples": 500, "deadline": None},
     "nightly": {"max_examples": 3000, "deadline": None, "phases": list(Phase)},
 }
+#: Examples per property for adapters with ``compiles_per_case`` (see ``--compiled-examples``).
+COMPILED_EXAMPLES = {"dev": 10, "ci": 25, "thorough": 100, "nightly": 600}
 _SHARED = {
     "suppress_health_check": [
         HealthCheck.too_slow,
@@ -78,6 +86,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail on recorded divergences too",
     )
     group.addoption(
+        "--compiled-examples",
+        type=int,
+        default=int(os.environ.get("CONVEQUIV_COMPILED_EXAMPLES") or 0) or None,
+        help="examples per property for adapters that compile every case (default: from the profile)",
+    )
+    group.addoption(
         "--results", default=os.environ.get("CONVEQUIV_RESULTS"), help="write the run's tallies as JSON to this file"
     )
 
@@ -96,12 +110,23 @@ class Suite:
         else:
             self.specs = [s.strip() for s in raw.split(",") if s.strip()]
         self.strict = bool(config.getoption("--strict-divergences"))
+        chosen = config.getoption("--compiled-examples")
+        if chosen is not None and chosen < 1:
+            raise pytest.UsageError(f"--compiled-examples must be at least 1, got {chosen}")
+        self._compiled_examples: int | None = chosen
         self._loaded: dict[str, Adapter] = {}
         self._warm: set[str] = set()
         self.tallies: Counter[tuple] = Counter()
         self.seconds: Counter[tuple] = Counter()
         self.coverage: Counter[tuple] = Counter()
         self.failures: list[str] = []
+
+    @property
+    def compiled_examples(self) -> int:
+        """Examples per property for adapters that compile every case (read once the profile is loaded)."""
+        if self._compiled_examples is not None:
+            return self._compiled_examples
+        return COMPILED_EXAMPLES.get(settings._current_profile or "", settings.default.max_examples)
 
     def adapter(self, spec: str) -> Adapter:
         if spec not in self._loaded:
@@ -200,6 +225,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             raise
         except Exception as exc:  # pragma: no cover - shows up in the header instead of crashing it
             lines.append(f"convequiv:   {spec}: cannot describe ({exc})")
+    compiled = [spec for spec in suite.specs if suite.adapter(spec).compiles_per_case]
+    if compiled:
+        lines.append(
+            f"convequiv: {', '.join(compiled)} compile every case: {suite.compiled_examples} examples per property "
+            f"(others {settings.default.max_examples})"
+        )
     lines.append(f"convequiv: recorded divergences: {len(recorded_divergences())}; strict: {suite.strict}")
     return lines
 
@@ -264,6 +295,27 @@ class Equivalence:
 @pytest.fixture(scope="session")
 def equivalence(convequiv_suite: Suite) -> Equivalence:
     return Equivalence(convequiv_suite)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Give properties of adapters that compile every case the smaller example budget.
+
+    Hypothesis reads a test's settings when the test is called, from the attribute ``given``
+    stores on the wrapper; the parametrizations share that wrapper, so it is set per item and
+    restored afterwards."""
+    spec = getattr(item, "callspec", None) and item.callspec.params.get("adapter")
+    test = getattr(item, "obj", None)
+    current = getattr(test, "_hypothesis_internal_use_settings", None)
+    suite = item.config.stash[_suite_key]
+    if not spec or current is None or not suite.adapter(spec).compiles_per_case:
+        yield
+        return
+    test._hypothesis_internal_use_settings = settings(current, max_examples=suite.compiled_examples)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        test._hypothesis_internal_use_settings = current  # type: ignore[union-attr]
 
 
 @pytest.hookimpl(hookwrapper=True)

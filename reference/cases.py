@@ -407,6 +407,12 @@ __all__ = [
 
 
 VALUE_KINDS = ("normal", "ties", "negative", "special")
+#: How a report names the input values of an example (``"normal"`` adds no feature).
+VALUE_FEATURES = {
+    "ties": "tied input values (max-gradient ties)",
+    "negative": "all inputs negative (padding must not win)",
+    "special": "NaN and ±inf in the input",
+}
 
 #: Cell predicates for :meth:`Example.most_in_a_window` and :meth:`Example.fewest_in_a_window`.
 CELL_FLAGS = {
@@ -467,6 +473,12 @@ class Example:
 
         return Inputs(x=rounded(x), dy=rounded(dy), w=rounded(w), b=rounded(b))  # type: ignore[arg-type]
 
+    def features(self) -> set[str]:
+        """The case's semantic features plus the kind of input values, e.g. ``"max_pool: NaN and
+        ±inf in the input"`` (rows of the compatibility report)."""
+        extra = {f"{self.case.op}: {VALUE_FEATURES[self.values]}"} if self.values in VALUE_FEATURES else set()
+        return self.case.features() | extra
+
     def most_in_a_window(self, flag: str = "nan") -> int:
         """Largest number of input cells matching ``flag`` (see :data:`CELL_FLAGS`) that any single
         output window reads (``0`` when no cell matches); divergence conditions use it."""
@@ -485,8 +497,13 @@ class Example:
             raise TypeError("most_near_max_in_a_window needs a PoolCase")
         x = self.inputs().x
         geom = window_geometry(
-            case.op, case.x_shape[2:], case.kernel, stride=case.resolved_stride, padding=case.padding,
-            dilation=case.dilation, ceil_mode=case.ceil_mode,
+            case.op,
+            case.x_shape[2:],
+            case.kernel,
+            stride=case.resolved_stride,
+            padding=case.padding,
+            dilation=case.dilation,
+            ceil_mode=case.ceil_mode,
         )
         view = window_view(pad(x, geom, -np.inf), geom)
         peak = max_pool(x, case.kernel, nan="ignore", **case.kwargs())

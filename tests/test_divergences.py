@@ -42,3 +42,11 @@ def test_malformed_file_is_rejected(tmp_path):
     if RECORDS:
         with pytest.raises(ValueError, match="duplicate"):
             load(bad)
+
+
+def test_patterns_take_brackets_literally():
+    from convequiv.divergences import matches
+
+    assert matches("keras[jax]", "keras[*]") and matches("keras[torch]", "keras[*]")
+    assert not matches("torch", "keras[*]") and not matches("keras", "keras[*]")
+    assert matches("global_max_pool", "*_pool") and not matches("conv", "*_pool")

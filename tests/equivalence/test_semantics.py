@@ -17,12 +17,12 @@ from reference.cases import DepthPoolCase, Example, GlobalPoolCase, PoolCase
 OTHER = {"first": "split", "split": "first", "propagate": "ignore", "ignore": "propagate"}
 
 TIE_EXAMPLES = {
-    "max_pool": Example(PoolCase("max", (2, 3, 6, 8), 2), 7, "ties"),
+    "max_pool": Example(PoolCase("max", (2, 3, 6, 8), 2, stride=2), 7, "ties"),
     "depth_pool": Example(DepthPoolCase((2, 6, 5, 4), 2), 8, "ties"),
     "global_max_pool": Example(GlobalPoolCase("max", (2, 3, 4, 5)), 9, "ties"),
 }
 NAN_EXAMPLES = {
-    "max_pool": Example(PoolCase("max", (2, 3, 6, 8), 2), 10, "special"),
+    "max_pool": Example(PoolCase("max", (2, 3, 6, 8), 2, stride=2), 10, "special"),
     "global_max_pool": Example(GlobalPoolCase("max", (2, 3, 4, 5)), 11, "special"),
 }
 

@@ -1,0 +1,236 @@
+"""``convequiv bench [--quick] [--json FILE] [--markdown FILE] [--only SUBSTRING]``.
+
+Times the reference against PyTorch and TensorFlow (each optional: a missing framework is
+reported, never fatal) on a fixed shape set (:mod:`.shapes`), in float64 and float32, forward and
+backward, in one process with the same thread count for every library. Per case it records the
+median time of each implementation, the ratio reference / framework, the throughput (GFLOP/s for
+conv, window taps per second for pooling), the reference's fraction of this machine's NumPy matmul
+ceiling (conv) and the reference's peak memory relative to its input + output bytes
+(:mod:`.timing` says how each is measured). :mod:`.report` turns the run into geometric means,
+target verdicts and a Markdown report. Frameworks are imported only by :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .frameworks import NAMES, Framework, load
+from .report import evaluate_targets, machine_info, render_markdown, summarize
+from .shapes import CASES, DIRECTIONS, Case, make_inputs, output_shape, reference_call, select, work, work_unit
+from .timing import blas_threads, matmul_ceiling, nbytes, peak_memory, time_blocks
+
+DTYPES = ("float64", "float32")
+CEILING_SIZE = 2048
+SETTLE = 0.1
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="a small subset of the cases (about a minute)")
+    parser.add_argument("--only", metavar="SUBSTRING", help="only cases whose 'op:name' contains SUBSTRING")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write every measurement to FILE")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--frameworks", default=",".join(NAMES), help=f"comma-separated (default: {','.join(NAMES)})")
+    parser.add_argument("--dtypes", default=",".join(DTYPES), help=f"comma-separated (default: {','.join(DTYPES)})")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every library")
+    parser.add_argument("--budget", type=float, help="seconds of timing per implementation and case (default 0.5)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc peak-memory call")
+
+
+def run(args: argparse.Namespace) -> int:
+    cases = select(CASES, quick=args.quick, only=args.only)
+    if not cases:
+        print(f"convequiv bench: error: no case matches --only {args.only!r}", file=sys.stderr)
+        return 2
+    dtypes = [d for d in args.dtypes.split(",") if d]
+    if any(d not in DTYPES for d in dtypes):
+        print(f"convequiv bench: error: --dtypes must name {' / '.join(DTYPES)}", file=sys.stderr)
+        return 2
+    budget = args.budget if args.budget is not None else (0.15 if args.quick else 0.5)
+    results = run_benchmark(
+        cases,
+        dtypes=dtypes,
+        frameworks=[f for f in args.frameworks.split(",") if f],
+        threads=args.threads,
+        budget=budget,
+        memory=not args.no_memory,
+        settle=SETTLE,
+        ceiling_size=CEILING_SIZE,
+        progress=lambda text: print(text, file=sys.stderr, flush=True),
+    )
+    results["command"] = command_line(sys.argv[2:] if sys.argv[1:2] == ["bench"] else [])
+    markdown = render_markdown(results)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown)
+    if not args.json and not args.markdown:
+        print(markdown)
+    else:
+        for t in results["targets"]:
+            print(f"{t['target']}: {t['verdict']}")
+    return 0
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The ``convequiv bench`` command that produced a report, without its output-file options."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--json", "--markdown"):
+            skip = True
+        elif not arg.startswith(("--json=", "--markdown=")):
+            kept.append(arg)
+    return " ".join(["convequiv bench", *kept])
+
+
+def run_benchmark(
+    cases: Sequence[Case],
+    *,
+    dtypes: Sequence[str] = DTYPES,
+    frameworks: Sequence[str | Framework] = NAMES,
+    threads: int | None = None,
+    budget: float = 0.5,
+    memory: bool = True,
+    settle: float = SETTLE,
+    ceiling_size: int = CEILING_SIZE,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Benchmark ``cases``; returns the JSON-ready results (records, summary, targets, machine).
+
+    ``frameworks`` are names for :func:`.frameworks.load` or ready :class:`.frameworks.Framework`
+    objects (the tests pass a fake one). ``budget`` and ``settle`` are seconds per implementation
+    and case (:func:`.timing.time_blocks`); ``ceiling_size`` is the matmul size of the ceiling.
+    """
+    threads = threads or os.cpu_count() or 1
+    loaded: dict[str, Framework | str] = {}
+    for fw in frameworks:
+        if isinstance(fw, Framework):
+            loaded[fw.name] = fw
+        else:
+            loaded[fw] = load(fw, threads)
+    ready = {name: fw for name, fw in loaded.items() if isinstance(fw, Framework)}
+    with blas_threads(threads) as blas:
+        load_before = os.getloadavg()
+        ceiling_before = matmul_ceiling(ceiling_size)
+        records = []
+        for case in cases:
+            for dtype in dtypes:
+                arrays = make_inputs(case, np.dtype(dtype))
+                for direction in DIRECTIONS:
+                    record = _bench_one(case, dtype, direction, arrays, ready, budget, memory, settle)
+                    records.append(record)
+                    if progress:
+                        ratios = ", ".join(f"{fw} {v:.2f}" for fw, v in record["ratio"].items())
+                        ms = 1e3 * record["times"]["reference"]["median"]
+                        progress(f"{case.key:32} {dtype} {direction:8} ref {ms:9.2f} ms  ratio {ratios or '-'}")
+        load_after = os.getloadavg()
+        ceiling_after = matmul_ceiling(ceiling_size)
+    # The practical ceiling is the better of the two measurements: load from elsewhere only lowers it.
+    ceiling = {dtype: max(ceiling_before[dtype], ceiling_after[dtype]) for dtype in ceiling_before}
+    for record in records:
+        if record["op"] == "conv":
+            record["ceiling_fraction"] = record["throughput"]["reference"] / ceiling["float64"]
+    spreads = sorted(t["median"] / t["min"] - 1 for r in records for t in r["times"].values())
+    summary = summarize(records, list(ready))
+    return {
+        "created": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "command": "run_benchmark()",
+        "machine": machine_info(),
+        "threads": threads,
+        "blas_threads": blas,
+        "frameworks": {name: fw.info if isinstance(fw, Framework) else fw for name, fw in loaded.items()},
+        "budget": budget,
+        "settle": settle,
+        "ceiling": ceiling,
+        "ceiling_runs": {"before": ceiling_before, "after": ceiling_after},
+        "ceiling_size": ceiling_size,
+        "noise": {
+            "load_before": " / ".join(f"{v:.2f}" for v in load_before),
+            "load_after": " / ".join(f"{v:.2f}" for v in load_after),
+            "median_spread": statistics.median(spreads),
+            "p90_spread": spreads[int(0.9 * (len(spreads) - 1))],
+        },
+        "records": records,
+        "summary": summary,
+        "targets": evaluate_targets(records, summary, ceiling),
+    }
+
+
+def _bench_one(
+    case: Case,
+    dtype: str,
+    direction: str,
+    arrays: dict[str, np.ndarray],
+    frameworks: dict[str, Framework],
+    budget: float,
+    memory: bool,
+    settle: float,
+) -> dict[str, Any]:
+    """One (case, dtype, direction): the reference's memory call, each framework's trial call, then timing."""
+    inputs = (
+        ("x", "w", "b" if direction == "forward" else "dy")
+        if case.op == "conv"
+        else ("x", "dy")[: 1 + (direction == "backward")]
+    )
+    calls = {"reference": reference_call(case, direction, arrays)}
+    if memory:
+        peak, result = peak_memory(calls["reference"])
+    else:
+        peak, result = None, calls["reference"]()
+    io_bytes = sum(arrays[name].nbytes for name in inputs) + nbytes(result)
+    del result
+    status: dict[str, str] = {}
+    for name, fw in frameworks.items():
+        try:
+            fn = fw.build(case, direction, arrays)
+            fn()  # can the framework run this case at all?
+        except Exception as exc:  # a framework refusing a case must not end the run
+            message = re.sub(r"\{\{.*?\}\}\s*", "", str(exc)).strip().splitlines()[0]  # TensorFlow's op prefix
+            status[name] = f"unsupported: {type(exc).__name__}: {message[:150]}"
+            continue
+        calls[name] = fn
+    timings = time_blocks(calls, budget, settle=settle)
+    amount = work(case, direction)
+    ref = timings["reference"].median
+    throughput = {name: amount / t.median / 1e9 for name, t in timings.items()}
+    n, c, _, _ = case.x
+    out = output_shape(case)
+    return {
+        "case": case.key,
+        "name": case.name,
+        "op": case.op,
+        "shape": case.describe(),
+        "dtype": dtype,
+        "direction": direction,
+        "geometry": {
+            "groups": case.groups,
+            "out_channels": case.out_channels,
+            "contraction": c // case.groups * case.kernel**2,
+            "positions": n * int(np.prod(out[2:])),
+        },
+        "work": amount,
+        "unit": work_unit(case),
+        "times": {name: vars(t) for name, t in timings.items()},
+        "ratio": {name: ref / t.median for name, t in timings.items() if name != "reference"},
+        "throughput": throughput,
+        "ceiling_fraction": None,  # set once the run's ceiling is known
+        "peak_bytes": peak,
+        "io_bytes": io_bytes,
+        "status": status,
+        "notes": {name: fw.notes[case.key] for name, fw in frameworks.items() if case.key in fw.notes},
+    }

@@ -1,0 +1,219 @@
+"""The benchmark's fixed shape set, its inputs, and the reference call of each case.
+
+Every case is 2-D and channels-first, ``x`` of shape ``(N, C, H, W)``. Convolution cases come
+from the models of the notes (the MNIST convnet, the 180x180x3 cats-vs-dogs convnet, VGG16's
+blocks on 180x180 input) and from ResNet / ResNeXt / MobileNet layers (3x3, 1x1, strided, grouped,
+depthwise, dilated). Batch sizes keep one call of the reference well under a second.
+
+Work model (what the throughput column counts):
+
+* convolution: ``MACs = N * O * H_out * W_out * (C / groups) * kh * kw``; the forward pass does
+  ``2 * MACs`` floating-point operations, the backward pass ``4 * MACs`` (``dx`` and ``dw`` are
+  one product each; ``db`` is negligible). Reported as GFLOP/s.
+* pooling: one operation (a compare or an add) per window tap, forward and backward alike:
+  ``N * C * H_out * W_out * kh * kw`` taps; depth pooling ``N * C_out * H * W * k``; global pooling
+  ``N * C * H * W``. Reported as Gtap/s (10^9 taps per second).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import reference
+
+OPS = ("conv", "max_pool", "avg_pool", "depth_pool", "global_avg_pool", "global_max_pool")
+DIRECTIONS = ("forward", "backward")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmarked layer: the op, the input shape ``(N, C, H, W)`` and the op's arguments.
+
+    ``out_channels`` and ``groups`` are conv-only; ``kernel`` is the pool size of depth pooling.
+    ``padding`` is symmetric. ``quick`` marks the members of the ``--quick`` subset.
+    """
+
+    name: str
+    op: str
+    x: tuple[int, int, int, int]
+    kernel: int = 1
+    out_channels: int = 0
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+    count_include_pad: bool = True
+    quick: bool = False
+
+    @property
+    def key(self) -> str:
+        """``op:name``, the string ``--only`` matches."""
+        return f"{self.op}:{self.name}"
+
+    def describe(self) -> str:
+        """Short human-readable shape, e.g. ``8x64x56x56 * 64 3x3 s1 p1``."""
+        shape = "x".join(str(v) for v in self.x)
+        k = f"{self.kernel}x{self.kernel}"
+        if self.op == "conv":
+            extra = "".join(
+                text
+                for text, show in (
+                    (f" s{self.stride}", self.stride != 1),
+                    (f" p{self.padding}", self.padding != 0),
+                    (f" d{self.dilation}", self.dilation != 1),
+                    (f" g{self.groups}", self.groups != 1),
+                )
+                if show
+            )
+            return f"{shape} * {self.out_channels} {k}{extra}"
+        if self.op in ("max_pool", "avg_pool"):
+            pad = f" p{self.padding}" if self.padding else ""
+            cip = "" if self.op == "max_pool" or not self.padding or self.count_include_pad else " excl-pad"
+            return f"{shape} {k} s{self.stride}{pad}{cip}"
+        if self.op == "depth_pool":
+            return f"{shape} depth {self.kernel}"
+        return shape
+
+
+def _conv(name: str, x: tuple[int, int, int, int], o: int, k: int, **kw: object) -> Case:
+    return Case(name, "conv", x, kernel=k, out_channels=o, **kw)  # type: ignore[arg-type]
+
+
+def _pool(op: str, name: str, x: tuple[int, int, int, int], k: int, s: int, **kw: object) -> Case:
+    return Case(name, op, x, kernel=k, stride=s, **kw)  # type: ignore[arg-type]
+
+
+CASES: tuple[Case, ...] = (
+    # MNIST convnet of the notes: 28x28x1 -> conv 32 -> pool -> conv 64 -> pool -> conv 128 (valid, 3x3).
+    _conv("mnist.conv1", (64, 1, 28, 28), 32, 3),
+    _conv("mnist.conv2", (64, 32, 13, 13), 64, 3, quick=True),
+    _conv("mnist.conv3", (64, 64, 5, 5), 128, 3),
+    # Cats-vs-dogs convnet of the notes: 180x180x3, Conv2D 32/64/128/256/256 3x3 valid, MaxPooling2D 2.
+    _conv("catsdogs.conv1", (8, 3, 180, 180), 32, 3),
+    _conv("catsdogs.conv2", (8, 32, 89, 89), 64, 3),
+    _conv("catsdogs.conv3", (8, 64, 43, 43), 128, 3),
+    _conv("catsdogs.conv4", (8, 128, 20, 20), 256, 3),
+    _conv("catsdogs.conv5", (8, 256, 9, 9), 256, 3),
+    # VGG16 feature extractor at 180x180 (3x3 same convs; the second conv of each block).
+    _conv("vgg16.block1", (1, 64, 180, 180), 64, 3, padding=1),
+    _conv("vgg16.block2", (1, 128, 90, 90), 128, 3, padding=1),
+    _conv("vgg16.block3", (1, 256, 45, 45), 256, 3, padding=1),
+    _conv("vgg16.block4", (1, 512, 22, 22), 512, 3, padding=1),
+    _conv("vgg16.block5", (4, 512, 11, 11), 512, 3, padding=1),
+    # ResNet-like layers.
+    _conv("resnet.stem7x7", (4, 3, 224, 224), 64, 7, stride=2, padding=3),
+    _conv("resnet.3x3.56", (8, 64, 56, 56), 64, 3, padding=1, quick=True),
+    _conv("resnet.3x3.14", (8, 256, 14, 14), 256, 3, padding=1),
+    _conv("resnet.1x1.reduce", (8, 256, 56, 56), 64, 1),
+    _conv("resnet.1x1.expand", (8, 64, 56, 56), 256, 1),
+    _conv("resnet.1x1.down", (8, 256, 56, 56), 512, 1, stride=2),
+    _conv("resnet.3x3.dilated", (8, 64, 56, 56), 64, 3, padding=2, dilation=2),
+    # Grouped and depthwise convolutions (ResNeXt, MobileNet).
+    _conv("resnext.grouped32", (8, 128, 56, 56), 128, 3, padding=1, groups=32),
+    _conv("mobilenet.dw.112", (8, 32, 112, 112), 32, 3, padding=1, groups=32, quick=True),
+    _conv("mobilenet.dw.56s2", (8, 144, 56, 56), 144, 3, stride=2, padding=1, groups=144),
+    _conv("mobilenet.dw.14", (8, 512, 14, 14), 512, 3, padding=1, groups=512),
+    # Max pooling: the models' 2x2 pools and ResNet's 3x3 stride-2 stem pool.
+    _pool("max_pool", "mnist.pool1", (64, 32, 26, 26), 2, 2, quick=True),
+    _pool("max_pool", "mnist.pool2", (64, 64, 11, 11), 2, 2),
+    _pool("max_pool", "catsdogs.pool1", (8, 32, 178, 178), 2, 2),
+    _pool("max_pool", "catsdogs.pool3", (8, 128, 41, 41), 2, 2),
+    _pool("max_pool", "vgg16.pool1", (4, 64, 180, 180), 2, 2),
+    _pool("max_pool", "vgg16.pool4", (4, 512, 22, 22), 2, 2),
+    _pool("max_pool", "resnet.stem3x3s2", (8, 64, 112, 112), 3, 2, padding=1),
+    # Average pooling: 2x2 transitions and an overlapping 3x3 stride-1 pool (Inception style, pad excluded).
+    _pool("avg_pool", "densenet.trans2x2", (8, 128, 56, 56), 2, 2, quick=True),
+    _pool("avg_pool", "catsdogs.avg2x2", (8, 32, 178, 178), 2, 2),
+    _pool("avg_pool", "inception.3x3s1", (8, 192, 35, 35), 3, 1, padding=1, count_include_pad=False),
+    _pool("avg_pool", "resnet.3x3s2", (8, 64, 112, 112), 3, 2, padding=1),
+    # Depth (channel) pooling, the notes' Keras DepthPool layer.
+    Case("depth2.56", "depth_pool", (8, 64, 56, 56), kernel=2, quick=True),
+    Case("depth4.14", "depth_pool", (8, 256, 14, 14), kernel=4),
+    # Global pooling heads.
+    Case("resnet.head", "global_avg_pool", (32, 512, 7, 7), quick=True),
+    Case("resnet50.head", "global_avg_pool", (8, 2048, 7, 7)),
+    Case("resnet.head", "global_max_pool", (32, 512, 7, 7), quick=True),
+    Case("resnet50.head", "global_max_pool", (8, 2048, 7, 7)),
+)
+
+
+def select(cases: tuple[Case, ...] | list[Case], *, quick: bool = False, only: str | None = None) -> list[Case]:
+    """Cases of the ``--quick`` subset and/or whose ``op:name`` contains ``only``."""
+    return [c for c in cases if (not quick or c.quick) and (only is None or only in c.key)]
+
+
+def output_shape(case: Case) -> tuple[int, ...]:
+    """The forward output shape (channels-first), from :func:`reference.output_size`."""
+    n, c, h, w = case.x
+    if case.op == "depth_pool":
+        return (n, c // case.kernel, h, w)
+    if case.op.startswith("global"):
+        return (n, c)
+    channels = case.out_channels if case.op == "conv" else c
+    sizes = tuple(
+        reference.output_size(size, case.kernel, stride=case.stride, padding=case.padding, dilation=case.dilation)
+        for size in (h, w)
+    )
+    return (n, channels) + sizes
+
+
+def work(case: Case, direction: str) -> float:
+    """Operation count of one call under the module's work model (FLOPs for conv, taps otherwise)."""
+    out = output_shape(case)
+    n, c, h, w = case.x
+    if case.op == "conv":
+        macs = math.prod(out) * (c // case.groups) * case.kernel**2
+        return (2 if direction == "forward" else 4) * macs
+    if case.op in ("max_pool", "avg_pool"):
+        return math.prod(out) * case.kernel**2
+    if case.op == "depth_pool":
+        return math.prod(out) * case.kernel
+    return float(n * c * h * w)
+
+
+def work_unit(case: Case) -> str:
+    return "GFLOP/s" if case.op == "conv" else "Gtap/s"
+
+
+def make_inputs(case: Case, dtype: np.dtype, seed: int = 0) -> dict[str, np.ndarray]:
+    """Channels-first inputs in ``dtype``: ``x``, ``dy`` (shaped like the output) and, for conv, ``w``, ``b``."""
+    rng = np.random.default_rng(seed)
+    arrays = {"x": rng.standard_normal(case.x), "dy": rng.standard_normal(output_shape(case))}
+    if case.op == "conv":
+        fan_in = case.x[1] // case.groups * case.kernel**2
+        arrays["w"] = rng.standard_normal((case.out_channels, case.x[1] // case.groups, case.kernel, case.kernel))
+        arrays["w"] /= math.sqrt(fan_in)
+        arrays["b"] = rng.standard_normal(case.out_channels)
+    return {name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()}
+
+
+def reference_call(case: Case, direction: str, a: dict[str, np.ndarray]) -> Callable[[], object]:
+    """The reference function call of one case, as a zero-argument callable."""
+    x, dy, k = a["x"], a["dy"], case.kernel
+    fwd = direction == "forward"
+    if case.op == "conv":
+        geo = {"stride": case.stride, "padding": case.padding, "dilation": case.dilation, "groups": case.groups}
+        if fwd:
+            return lambda: reference.conv(x, a["w"], a["b"], **geo)
+        return lambda: reference.conv_backward(x, a["w"], dy, **geo)
+    if case.op == "max_pool":
+        geo = {"stride": case.stride, "padding": case.padding}
+        if fwd:
+            return lambda: reference.max_pool(x, k, **geo)
+        return lambda: reference.max_pool_backward(x, dy, k, **geo)
+    if case.op == "avg_pool":
+        geo = {"stride": case.stride, "padding": case.padding, "count_include_pad": case.count_include_pad}
+        if fwd:
+            return lambda: reference.avg_pool(x, k, **geo)
+        return lambda: reference.avg_pool_backward(x, dy, k, **geo)
+    if case.op == "depth_pool":
+        return (lambda: reference.depth_pool(x, k)) if fwd else (lambda: reference.depth_pool_backward(x, dy, k))
+    forward, backward = {
+        "global_avg_pool": (reference.global_avg_pool, reference.global_avg_pool_backward),
+        "global_max_pool": (reference.global_max_pool, reference.global_max_pool_backward),
+    }[case.op]
+    return (lambda: forward(x)) if fwd else (lambda: backward(x, dy))

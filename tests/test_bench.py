@@ -1,0 +1,156 @@
+"""``convequiv bench`` on tiny cases: the harness produces sane, complete output.
+
+Nothing here asserts a speed. The harness runs with a fake NumPy "framework" (so ratios exist
+without any framework installed) and tiny time budgets; the framework builders are checked to
+compute what the reference computes, so the benchmark times the right operation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+from convequiv import bench
+from convequiv.bench import run_benchmark
+from convequiv.bench.frameworks import Framework, load
+from convequiv.bench.report import render_markdown
+from convequiv.bench.shapes import CASES, DIRECTIONS, Case, make_inputs, output_shape, reference_call, select
+from convequiv.cli import main
+
+TINY = [
+    Case("tiny.conv", "conv", (2, 3, 7, 6), kernel=3, out_channels=4, padding=1),
+    Case("tiny.max", "max_pool", (2, 3, 6, 6), kernel=2, stride=2),
+]
+FAST = {"budget": 0.002, "settle": 0.0, "ceiling_size": 64}
+
+
+def _fake() -> Framework:
+    """A stand-in framework that calls the reference itself (ratios near 1, never asserted)."""
+    return Framework("fake", lambda case, direction, arrays: reference_call(case, direction, arrays), {"version": "0"})
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    return run_benchmark(TINY, dtypes=["float64", "float32"], frameworks=[_fake(), "no_such_framework"], **FAST)
+
+
+def test_every_record_has_positive_times_ratios_and_throughput(results):
+    assert len(results["records"]) == len(TINY) * 2 * 2
+    for r in results["records"]:
+        assert set(r["times"]) == {"reference", "fake"}
+        for t in r["times"].values():
+            assert 0 < t["min"] <= t["median"] and t["repeats"] >= 4
+        assert r["ratio"]["fake"] > 0 and math.isfinite(r["ratio"]["fake"])
+        assert all(v > 0 for v in r["throughput"].values())
+        assert r["peak_bytes"] > 0 and r["io_bytes"] > 0
+    conv = [r for r in results["records"] if r["op"] == "conv"]
+    assert all(r["ceiling_fraction"] > 0 for r in conv)
+    assert results["records"][0]["work"] == 2 * 2 * 4 * 7 * 6 * 3 * 9  # 2 * MACs of tiny.conv forward
+
+
+def test_summary_targets_and_missing_framework(results):
+    assert results["frameworks"]["no_such_framework"].startswith("unknown framework")
+    assert {(s["op"], s["direction"], s["dtype"]) for s in results["summary"]} == {
+        (c.op, d, t) for c in TINY for d in DIRECTIONS for t in ("float64", "float32")
+    }
+    assert all(s["fake"]["geomean"] > 0 for s in results["summary"])
+    verdicts = {t["target"].split(":")[0]: t["verdict"] for t in results["targets"]}
+    assert verdicts["conv forward float64"].startswith("not measured")  # no PyTorch in this run
+    memory = next(v for k, v in verdicts.items() if k.startswith("peak memory"))
+    assert memory == "met" or memory.startswith("MISSED")
+    json.dumps(results)  # JSON-ready
+
+
+def test_markdown_renders_tables(results):
+    results = dict(results, command="convequiv bench (test)")
+    md = render_markdown(results)
+    assert "## Targets" in md and "## Geometric means" in md and "## conv" in md and "## max_pool" in md
+    assert "**unknown framework" in md
+    for line in md.splitlines():
+        if line.startswith("| tiny.conv"):
+            header = next(h for h in md.splitlines() if h.startswith("| case |"))
+            assert line.count("|") == header.count("|")
+
+
+def test_missing_framework_is_reported_not_raised():
+    assert isinstance(load("no_such_framework", 1), str)
+
+
+def test_cli_only_writes_json_and_markdown(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "CEILING_SIZE", 64)
+    monkeypatch.setattr(bench, "SETTLE", 0.0)
+    md, js = tmp_path / "b.md", tmp_path / "b.json"
+    argv = ["bench", "--only", "global_avg_pool:resnet.head", "--frameworks", "", "--dtypes", "float64"]
+    assert main([*argv, "--budget", "0.001", "--markdown", str(md), "--json", str(js)]) == 0
+    data = json.loads(js.read_text())
+    assert [r["case"] for r in data["records"]] == ["global_avg_pool:resnet.head"] * 2
+    assert "resnet.head" in md.read_text()
+    assert main(["bench", "--only", "no-such-case"]) == 2
+
+
+def test_shape_set_keys_are_unique_and_quick_is_a_subset():
+    keys = [c.key for c in CASES]
+    assert len(keys) == len(set(keys))
+    quick = select(CASES, quick=True)
+    assert quick and len(quick) < len(CASES) and {c.op for c in quick} == {c.op for c in CASES}
+
+
+# The framework builders must time the operation the reference defines: compare one tiny call of each.
+CHECKED = [
+    Case("conv", "conv", (2, 4, 7, 6), kernel=3, out_channels=6, stride=2, padding=1),
+    Case("grouped", "conv", (2, 4, 7, 6), kernel=3, out_channels=6, padding=1, groups=2),
+    Case("dilated", "conv", (2, 4, 7, 6), kernel=3, out_channels=6, padding=2, dilation=2),
+    Case("depthwise", "conv", (2, 4, 7, 6), kernel=3, out_channels=4, stride=2, padding=1, groups=4),
+    Case("max", "max_pool", (2, 3, 6, 7), kernel=2, stride=2),
+    Case("avg", "avg_pool", (2, 3, 7, 7), kernel=3, stride=1, padding=1, count_include_pad=False),
+    Case("depth", "depth_pool", (2, 6, 4, 5), kernel=3),
+    Case("gavg", "global_avg_pool", (2, 3, 4, 5)),
+    Case("gmax", "global_max_pool", (2, 3, 4, 5)),
+]
+
+# TensorFlow's CPU gradient kernels support neither groups nor dilation.
+REFUSED = {("tensorflow", "grouped", "backward"), ("tensorflow", "dilated", "backward")}
+
+
+def _canonical(value: object, case: Case, channels_last: bool) -> list[np.ndarray]:
+    """A framework result as channels-first NumPy arrays (TensorFlow's NHWC / HWIO undone)."""
+    values = value if isinstance(value, (tuple, list)) else [value]
+    arrays = [np.asarray(v) for v in values]
+    if not channels_last:
+        return arrays
+    out = []
+    for a in arrays:
+        if a.ndim == 4 and a.shape[0] == case.kernel and case.op == "conv":  # filter (kh, kw, I, O)
+            depthwise = case.groups > 1 and case.groups == case.x[1]
+            a = a.transpose(2, 3, 0, 1) if depthwise else a.transpose(3, 2, 0, 1)
+        elif a.ndim == 4:
+            a = a.transpose(0, 3, 1, 2)
+        out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("name", ["torch", "tensorflow"])
+def test_framework_builders_compute_what_the_reference_computes(name):
+    pytest.importorskip(name)
+    framework = load(name, os.cpu_count() or 1)  # the libraries' defaults: later tests keep them
+    assert isinstance(framework, Framework)
+    for case in CHECKED:
+        arrays = make_inputs(case, np.dtype("float64"), seed=3)
+        for direction in DIRECTIONS:
+            expected = reference_call(case, direction, arrays)()
+            expected = list(expected) if isinstance(expected, tuple) else [expected]
+            try:
+                result = framework.build(case, direction, arrays)()
+            except Exception as exc:  # refusals the benchmark reports as "unsupported"
+                assert (name, case.name, direction) in REFUSED, exc
+                assert "not supported" in str(exc) or "not yet support" in str(exc)
+                continue
+            got = _canonical(result, case, name == "tensorflow")
+            assert [g.shape for g in got] == [e.shape for e in expected], (case.name, direction)
+            for g, e in zip(got, expected):
+                np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-9, err_msg=f"{name} {case.name} {direction}")
+        assert output_shape(case) == reference_call(case, "forward", arrays)().shape
