@@ -10,7 +10,10 @@ For every (case, api, dtype) an adapter answers :meth:`Adapter.support`: :data:`
 :class:`Unsupported` with a reason and the evidence the suite checks:
 
 * ``evidence="refuses"``: :meth:`Adapter.attempt` makes the native call, which must raise;
-* ``evidence="lacks"``: the framework callable ``target`` (dotted path) has no ``parameter``.
+* ``evidence="lacks"``: the framework callable ``target`` (dotted path) has no ``parameter``;
+* ``evidence="unsafe"``: running the case can corrupt the process (the framework writes outside
+  its buffers), so it is not run; :meth:`Adapter.probe_hazard` shows the hazard without triggering
+  it and returns what it saw (and fails once the framework is fixed).
 
 :meth:`Adapter.semantics` declares which variant of a contested semantic the framework implements
 for a case (max-gradient tie policy, NaN policy); the suite proves each declaration.
@@ -136,6 +139,11 @@ class Adapter(ABC):
         """
         raise NotImplementedError(f"{self.name} claims a refusal for {case!r} but has no attempt()")
 
+    def probe_hazard(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> str:
+        """For a case declared ``Unsupported(evidence="unsafe")``: show, safely, what makes running
+        it dangerous and describe it. Raises ``AssertionError`` when the hazard is not there."""
+        raise AssertionError(f"{self.name} claims {case!r} is unsafe to run but has no probe_hazard()")
+
     def output_shape(self, case: Case, api: str) -> tuple[int, ...] | None:
         """The output shape the framework *computes* without running the op (e.g. a layer's
         ``compute_output_shape``); ``None`` when the API has no such function."""
@@ -159,6 +167,8 @@ class Adapter(ABC):
                 f"{self.name}: claims {verdict.target} has no parameter {verdict.parameter!r}, but it does"
             )
             return f"{verdict.target} has no parameter {verdict.parameter!r}"
+        if verdict.evidence == "unsafe":
+            return self.probe_hazard(case, inputs, api)
         if type(self).attempt is Adapter.attempt:
             raise AssertionError(f"{self.name} claims a refusal for {case!r} but has no attempt()")
         try:

@@ -115,6 +115,9 @@ class RemoteAdapter(Adapter):
     def attempt(self, case, inputs, api):
         return self._call("attempt", case, inputs, api)
 
+    def probe_hazard(self, case, inputs, api):
+        return self._call("probe_hazard", case, inputs, api)
+
     def output_shape(self, case, api):
         return self._call("output_shape", case, api)
 

@@ -43,6 +43,11 @@ def _flat_pad(pads: tuple[tuple[int, int], ...]) -> list[int]:
     return [v for lo, hi in reversed(pads) for v in (lo, hi)]
 
 
+def _padding_only_windows(case: PoolCase) -> np.ndarray:
+    """Boolean mask over the output ``(N, C, *out)``: windows that read no input element."""
+    return case.window_counts(np.ones(case.x_shape, dtype=bool)) == 0
+
+
 class TorchAdapter(Adapter):
     name = "torch"
     distributions = ("torch",)
@@ -65,6 +70,14 @@ class TorchAdapter(Adapter):
                 "avg_pool3d refuses an input smaller than the kernel, even when padding makes every window fit"
             )
         native = all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(pads, case.kernel))
+        if native and case.kind == "max" and _padding_only_windows(case).any():
+            return Unsupported(
+                "a window reads only padding (dilation steps over every input element): PyTorch's CPU "
+                "max pooling returns an index outside that window and its backward adds the gradient "
+                "there, past the end of the gradient buffer for the last windows (heap corruption, "
+                "abort); not run. pytorch/pytorch#114216 reports the -inf forward of such windows",
+                evidence="unsafe",
+            )
         if native:
             return Supported("native padding")
         if case.kind == "avg" and not case.count_include_pad:
@@ -118,6 +131,26 @@ class TorchAdapter(Adapter):
         pool = getattr(F, f"{case.kind}_pool{case.nd}d")
         kw = {"dilation": case.dilation} if case.kind == "max" else {"count_include_pad": case.count_include_pad}
         return pool(x, case.kernel, case.stride, padding, ceil_mode=case.ceil_mode, **kw)
+
+    def probe_hazard(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> str:
+        """The forward's ``return_indices`` (the forward writes only its outputs, so it is safe): each
+        window that reads only padding must get an index outside the window for the hazard to hold."""
+        assert isinstance(case, PoolCase) and case.kind == "max"
+        padding = tuple(lo for lo, _ in case.pads)
+        pool = getattr(F, f"max_pool{case.nd}d")
+        x = torch.from_numpy(inputs["x"])
+        _, indices = pool(x, case.kernel, case.stride, padding, case.dilation, case.ceil_mode, return_indices=True)
+        empty = _padding_only_windows(case)
+        assert empty.any(), f"{case!r} has no window that reads only padding"
+        plane = math.prod(case.x_shape[2:])
+        bad = indices.numpy()[empty]
+        assert (bad >= 0).all(), f"indices {bad.tolist()} mark the padding-only windows: the hazard is gone"
+        outside = bad >= plane
+        return (
+            f"{empty.sum()} window(s) read only padding; max_pool{case.nd}d(return_indices=True) gives them "
+            f"indices {sorted(set(bad.tolist()))[:6]} ({int(outside.sum())} outside the {plane}-element plane, "
+            "the others pointing at elements the window does not read)"
+        )
 
     # ---------------------------------------------------------------------- run
     def run(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> dict[str, np.ndarray]:

@@ -233,6 +233,13 @@ EDGE_CASES: dict[str, Example] = {
         Example(PoolCase("max", (2, 3, 7, 8), 3, stride=1, padding=1, dilation=2), 18, name="max_pool_dilation"),
         Example(PoolCase("max", (2, 3, 9, 7), (1, 3), stride=(3, 2)), 19, name="max_pool_kernel_smaller_than_stride"),
         Example(
+            # Width 1, padding 1, dilation 2: the two taps of every window are the two padding
+            # cells, so each window reads no input element (output -inf, no gradient).
+            PoolCase("max", (2, 3, 4, 1), (2, 2), stride=1, padding=(0, 1), dilation=(1, 2)),
+            20,
+            name="max_pool_window_of_only_padding",
+        ),
+        Example(
             PoolCase("avg", (2, 3, 7, 6), 3, stride=2, padding=1, count_include_pad=True),
             21,
             name="avg_pool_count_include_pad",

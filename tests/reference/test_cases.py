@@ -379,6 +379,10 @@ NAME_CLAIMS = [
     ("exclude_pad", lambda e: not e.case.count_include_pad and any(lo or hi for lo, hi in _pads(e.case))),
     ("groups_of_3", lambda e: e.case.pool_size == 3 and e.case.stride in (None, 3)),
     ("keepdims", lambda e: e.case.keepdims),
+    (
+        "window_of_only_padding",
+        lambda e: (e.case.window_counts(np.ones(e.case.x_shape, dtype=bool)) == 0).any(),
+    ),
 ]
 
 
