@@ -3,7 +3,9 @@
 Selecting adapters: a *spec* is one of
 
 * a built-in name: ``torch``, ``tensorflow``, ``keras[tensorflow]``, ``keras[jax]``,
-  ``keras[torch]`` (``keras`` alone means the backend ``KERAS_BACKEND`` names, default tensorflow);
+  ``keras[torch]`` (``keras`` alone means the backend ``KERAS_BACKEND`` names, default tensorflow),
+  ``tf_keras`` (Keras 2 from the ``tf-keras`` distribution, on TensorFlow, in any process: it does not
+  depend on the Keras 3 backend);
 * a name registered by any installed distribution in the entry-point group
   ``convequiv.adapters`` (convequiv registers its own ``jax`` adapter this way);
 * ``package.module:Class`` for an adapter class that is not registered anywhere.
@@ -28,16 +30,18 @@ KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 BUILTIN = {
     "torch": "adapters.torch_adapter:TorchAdapter",
     "tensorflow": "adapters.tensorflow_adapter:TensorFlowAdapter",
+    "tf_keras": "adapters.tf_keras_adapter:TfKerasAdapter",
 }
 #: What ``convequiv check`` and the test suite run when nothing is selected: every built-in and
 #: registered adapter whose framework is installed.
-DEFAULT_SPECS = ("torch", "keras[tensorflow]", "keras[jax]", "keras[torch]", "tensorflow", "jax")
+DEFAULT_SPECS = ("torch", "keras[tensorflow]", "keras[jax]", "keras[torch]", "tensorflow", "tf_keras", "jax")
 REQUIRES = {
     "torch": ("torch",),
     "tensorflow": ("tensorflow",),
     "keras[tensorflow]": ("keras", "tensorflow"),
     "keras[jax]": ("keras", "jax"),
     "keras[torch]": ("keras", "torch"),
+    "tf_keras": ("tf_keras", "tensorflow"),
     "jax": ("jax",),
 }
 
@@ -126,7 +130,7 @@ def load(spec: str) -> Adapter:
     if ":" in spec:
         return _instantiate(_from_path(spec), spec)
     if spec in BUILTIN:
-        if spec == "tensorflow":
+        if spec in ("tensorflow", "tf_keras"):
             import_torch_first()
         return _instantiate(_from_path(BUILTIN[spec]), spec)
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):

@@ -106,13 +106,14 @@ def _kernel_from_keras(k: np.ndarray, depthwise: bool) -> np.ndarray:
 
 
 class _Pad:
-    """``keras.ops.pad`` of the spatial axes with a constant (``-inf`` for max pooling), shaped like a layer."""
+    """A constant pad of the spatial axes (``-inf`` for max pooling), shaped like a layer; ``pad`` is the
+    framework's pad function (``keras.ops.pad``, ``tf.pad``), called as ``pad(x, widths, constant_values=v)``."""
 
-    def __init__(self, ops: Any, pads: Pads, value: float):
-        self.ops, self.pads, self.value = ops, pads, value
+    def __init__(self, pad: Callable[..., Any], pads: Pads, value: float):
+        self.pad, self.pads, self.value = pad, pads, value
 
     def __call__(self, x: Any) -> Any:
-        return self.ops.pad(x, ((0, 0), *self.pads, (0, 0)), constant_values=self.value)
+        return self.pad(x, ((0, 0), *self.pads, (0, 0)), constant_values=self.value)
 
     def compute_output_shape(self, shape: Shape) -> Shape:
         return (shape[0], *(n + lo + hi for n, (lo, hi) in zip(shape[1:-1], self.pads)), shape[-1])  # type: ignore
@@ -147,25 +148,36 @@ class KerasAdapter(Adapter):
 
     def versions(self) -> dict[str, str]:
         # Module versions: TensorFlow is installed as the distribution tensorflow-cpu (or -gpu, -macos...).
-        return {"keras": self.keras.__version__, self.backend: importlib.import_module(self.backend).__version__}
+        return {
+            self.keras.__name__: self.keras.__version__,
+            self.backend: importlib.import_module(self.backend).__version__,
+        }
 
     def apis_for(self, op: str) -> tuple[str, ...]:
-        # Keras has no channel-pooling layer; depth pooling is the notes' DepthPool idiom in keras.ops.
-        return ("ops",) if op == "depth_pool" else self.apis
+        # Keras has no channel-pooling layer; depth pooling is the notes' DepthPool idiom in keras.ops (where
+        # the adapter has that API; otherwise the layer API reports it unsupported).
+        return ("ops",) if op == "depth_pool" and "ops" in self.apis else self.apis
 
     def warm_up(self) -> None:
         x = np.zeros((1, 1, 4, 4), np.float32)
         w = np.ones((1, 1, 2, 2), np.float32)
         self.run(
-            ConvCase(x.shape, w.shape, bias=False), {"x": x, "w": w, "dy": np.ones((1, 1, 3, 3), np.float32)}, "ops"
+            ConvCase(x.shape, w.shape, bias=False),
+            {"x": x, "w": w, "dy": np.ones((1, 1, 3, 3), np.float32)},
+            self.apis[0],
         )
+
+    def _pad_function(self) -> Callable[..., Any]:
+        """The pad op of :class:`_Pad` steps: ``pad(x, widths, constant_values=v)``."""
+        return self.keras.ops.pad
 
     # ------------------------------------------------------------------ support
     def _pool_target(self, case: PoolCase, api: str) -> str:
         """The Keras callable a pooling case goes through (named in "lacks" claims)."""
+        module = self.keras.__name__
         if api == "ops":
-            return f"keras.ops.{'max' if case.kind == 'max' else 'average'}_pool"
-        return f"keras.layers.{'Max' if case.kind == 'max' else 'Average'}Pooling{case.nd}D"
+            return f"{module}.ops.{'max' if case.kind == 'max' else 'average'}_pool"
+        return f"{module}.layers.{'Max' if case.kind == 'max' else 'Average'}Pooling{case.nd}D"
 
     def _pool_plan(self, case: PoolCase, api: str) -> Support:
         """``Supported(padding)`` with ``"valid"``, ``"same"`` or ``"pad"`` (a pad op, then ``"valid"``), or
@@ -217,7 +229,9 @@ class KerasAdapter(Adapter):
         if isinstance(case, ConvCase):
             if max(case.stride) > 1 and max(case.dilation) > 1:
                 if api == "layer" and not self._depthwise(case):
-                    return Unsupported(f"keras.layers.Conv{case.nd}D refuses strides > 1 with dilation_rate > 1")
+                    return Unsupported(
+                        f"{self.keras.__name__}.layers.Conv{case.nd}D refuses strides > 1 with dilation_rate > 1"
+                    )
                 if api == "ops" and self.backend == "tensorflow" and not self._depthwise(case):
                     return Unsupported("keras.ops.conv on TensorFlow refuses strides > 1 with dilation_rate > 1")
             elif (
@@ -250,7 +264,7 @@ class KerasAdapter(Adapter):
             return Unsupported(
                 "Keras has no channel-pooling layer (its pooling layers pool the spatial axes)",
                 "lacks",
-                "keras.layers.MaxPooling2D",
+                f"{self.keras.__name__}.layers.MaxPooling2D",
                 "axis",
             )
         if isinstance(case, PoolCase):
@@ -364,7 +378,7 @@ class KerasAdapter(Adapter):
     def _conv_graph(
         self, case: ConvCase, inputs: dict[str, np.ndarray] | None, x: np.ndarray, api: str, dtype: str
     ) -> _Graph:
-        ops, layers = self.keras.ops, self.keras.layers
+        layers = self.keras.layers
         depthwise = self._depthwise(case)
         if case.padding in ("valid", "same"):
             padding, pads = case.padding, None
@@ -374,6 +388,7 @@ class KerasAdapter(Adapter):
         params = [kernel] + ([inputs["b"]] if inputs is not None and case.bias else [])
         common = {"strides": case.stride, "padding": padding, "dilation_rate": case.dilation}
         if api == "ops":
+            ops = self.keras.ops
             conv = ops.depthwise_conv if depthwise else ops.conv
 
             def forward(x: Any, k: Any, *b: Any) -> Any:
@@ -400,8 +415,10 @@ class KerasAdapter(Adapter):
         return _Graph(self._chain(steps), [x], steps, layer, depthwise)
 
     def _zero_padding(self, pads: Pads, dtype: str) -> Any:
+        if len(pads) == 1:  # ZeroPadding1D is channels-last only (Keras 2 and early Keras 3 take no data_format)
+            return self.keras.layers.ZeroPadding1D(pads[0], dtype=dtype)
         cls = getattr(self.keras.layers, f"ZeroPadding{len(pads)}D")
-        return cls(pads[0] if len(pads) == 1 else pads, data_format="channels_last", dtype=dtype)
+        return cls(pads, data_format="channels_last", dtype=dtype)
 
     def _build(self, steps: list[Any], x_shape: tuple[int, ...]) -> Shape:
         """Build every layer of ``steps`` for a channels-first input shape; the channels-last output shape."""
@@ -419,9 +436,11 @@ class KerasAdapter(Adapter):
         padding = "valid" if plan.how == "pad" else plan.how
         pad: list[Any] = []
         if plan.how == "pad" and case.kind == "max":
-            pad = [_Pad(self.keras.ops, case.pads, -math.inf)]  # ZeroPadding would let 0 win a max
+            pad = [_Pad(self._pad_function(), case.pads, -math.inf)]  # ZeroPadding would let 0 win a max
         elif plan.how == "pad":
-            pad = [self._zero_padding(case.pads, dtype) if api == "layer" else _Pad(self.keras.ops, case.pads, 0.0)]
+            pad = [
+                self._zero_padding(case.pads, dtype) if api == "layer" else _Pad(self._pad_function(), case.pads, 0.0)
+            ]
         if api == "ops":
             pool = self.keras.ops.max_pool if case.kind == "max" else self.keras.ops.average_pool
 

@@ -154,3 +154,15 @@ def test_framework_builders_compute_what_the_reference_computes(name):
             for g, e in zip(got, expected):
                 np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-9, err_msg=f"{name} {case.name} {direction}")
         assert output_shape(case) == reference_call(case, "forward", arrays)().shape
+
+
+def test_markdown_regeneration_keeps_the_hand_written_section(tmp_path):
+    from convequiv.bench import KEPT_MARKER, kept_section
+
+    report = tmp_path / "benchmarks.md"
+    assert kept_section(report) == ""
+    report.write_text("# generated\nold numbers\n" + KEPT_MARKER + "\n## The suite's own speed\nby hand\n")
+    tail = kept_section(report)
+    assert tail.startswith("\n" + KEPT_MARKER) and "by hand" in tail and "old numbers" not in tail
+    report.write_text("# generated, no hand-written part\n")
+    assert kept_section(report) == ""

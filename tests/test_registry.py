@@ -77,3 +77,17 @@ def test_remote_adapter_round_trip():
             remote.run(bad.case, bad.inputs().astype("float64"), "only")
     finally:
         remote.close()
+
+
+def test_tf_keras_is_a_builtin_in_the_default_selection():
+    assert adapters.BUILTIN["tf_keras"] == "adapters.tf_keras_adapter:TfKerasAdapter"
+    assert "tf_keras" in adapters.DEFAULT_SPECS
+    assert adapters.REQUIRES["tf_keras"] == ("tf_keras", "tensorflow")
+    if not adapters.installed("tf_keras"):
+        pytest.skip("tf-keras is not installed")
+    assert "tf_keras" in adapters.available_specs()
+    impl = adapters.load("tf_keras")
+    assert impl.name == "tf_keras" and impl.apis == ("layer",) and impl.apis_for("depth_pool") == ("layer",)
+    versions = impl.versions()
+    assert set(versions) == {"tf_keras", "tensorflow"}  # keyed by import name, like divergence records
+    assert versions["tf_keras"].startswith("2.")

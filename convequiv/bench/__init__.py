@@ -75,13 +75,27 @@ def run(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown)
+        args.markdown.write_text(markdown + kept_section(args.markdown))
     if not args.json and not args.markdown:
         print(markdown)
     else:
         for t in results["targets"]:
             print(f"{t['target']}: {t['verdict']}")
     return 0
+
+
+#: In a Markdown report, everything from this line on is written by hand (the suite's own speed)
+#: and survives regeneration with ``--markdown``.
+KEPT_MARKER = "<!-- written by hand from here on; convequiv bench --markdown keeps it -->"
+
+
+def kept_section(path: Path) -> str:
+    """The hand-written tail of an existing report at ``path`` (from :data:`KEPT_MARKER`), or ``""``."""
+    if not path.exists():
+        return ""
+    text = path.read_text()
+    index = text.find(KEPT_MARKER)
+    return "" if index < 0 else "\n" + text[index:]
 
 
 def command_line(argv: Sequence[str]) -> str:
