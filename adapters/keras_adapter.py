@@ -224,10 +224,25 @@ class KerasAdapter(Adapter):
             and (dtype == "float64" or (case.x_shape[0] == 1 and not (k[0] > 3 and k[1] > 3)))
         )
 
+    def _depthwise_layer_refuses(self, case: ConvCase) -> bool:
+        """Whether this Keras' ``DepthwiseConv*D`` constructor rejects the case's strides with its
+        dilation (a check some releases make and others do not)."""
+        layer = getattr(self.keras.layers, f"DepthwiseConv{case.nd}D")
+        try:
+            layer(case.w_shape[2:], strides=case.stride, dilation_rate=case.dilation)
+        except ValueError:
+            return True
+        return False
+
     def _refusal(self, case: Case, api: str, dtype: str) -> Unsupported | None:
         """Cases Keras or its backend refuses when run; :meth:`attempt` makes that call."""
         if isinstance(case, ConvCase):
             if max(case.stride) > 1 and max(case.dilation) > 1:
+                if api == "layer" and self._depthwise(case) and self._depthwise_layer_refuses(case):
+                    return Unsupported(
+                        f"{self.keras.__name__}.layers.DepthwiseConv{case.nd}D refuses strides > 1 with "
+                        "dilation_rate > 1 (Keras 2 and early Keras 3 releases check it in the constructor)"
+                    )
                 if api == "layer" and not self._depthwise(case):
                     return Unsupported(
                         f"{self.keras.__name__}.layers.Conv{case.nd}D refuses strides > 1 with dilation_rate > 1"

@@ -56,9 +56,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from reference.cases import Case, ConvCase
-
-from .base import Unsupported
 from .keras_adapter import KerasAdapter
 
 
@@ -79,8 +76,3 @@ class TfKerasAdapter(KerasAdapter):
 
     def _pad_function(self) -> Callable[..., Any]:
         return self.tf.pad  # Keras 2 has no keras.ops.pad
-
-    def _refusal(self, case: Case, api: str, dtype: str) -> Unsupported | None:
-        if isinstance(case, ConvCase) and self._depthwise(case) and max(case.stride) > 1 and max(case.dilation) > 1:
-            return Unsupported(f"tf_keras.layers.DepthwiseConv{case.nd}D refuses strides > 1 with dilation_rate > 1")
-        return super()._refusal(case, api, dtype)

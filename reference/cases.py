@@ -11,8 +11,9 @@ report), and ``repr(case)`` is valid Python that rebuilds it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 
@@ -30,6 +31,12 @@ from .geometry import Pads, resolve_padding, window_geometry
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
 from .windows import pad, window_view
 
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike  # not at run time: ``import reference`` loads no NumPy submodule
+
+#: A per-dimension field as a case accepts it: one int for every spatial dimension, or a tuple.
+IntOrTuple = int | tuple[int, ...]
+
 
 @dataclass
 class Inputs:
@@ -41,7 +48,7 @@ class Inputs:
     w: np.ndarray | None = None
     b: np.ndarray | None = None
 
-    def astype(self, dtype: object) -> dict[str, np.ndarray]:
+    def astype(self, dtype: DTypeLike) -> dict[str, np.ndarray]:
         return {k: v.astype(dtype) for k, v in vars(self).items() if v is not None}
 
 
@@ -71,9 +78,10 @@ class Case:
 
     op: ClassVar[str]
     _per_dim_fields: ClassVar[tuple[str, ...]] = ()
+    x_shape: tuple[int, ...]  # a field of every subclass
 
     def __post_init__(self) -> None:
-        nd = len(self.x_shape) - 2  # type: ignore[attr-defined]
+        nd = len(self.x_shape) - 2
         for name in self._per_dim_fields:
             value = getattr(self, name)
             if isinstance(value, int):
@@ -83,7 +91,7 @@ class Case:
 
     @property
     def nd(self) -> int:
-        return len(self.x_shape) - 2  # type: ignore[attr-defined]
+        return len(self.x_shape) - 2
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the reference op (everything except shapes)."""
@@ -96,6 +104,11 @@ class Case:
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         """How many cells flagged in the boolean ``mask`` (shaped like ``x``) each output reads."""
         raise NotImplementedError
+
+
+def _dims(value: IntOrTuple) -> tuple[int, ...]:
+    """A per-dimension field as ``Case.__post_init__`` stores it: always a tuple."""
+    return cast(tuple[int, ...], value)
 
 
 def _pool_window_counts(mask: np.ndarray, geom) -> np.ndarray:
@@ -115,9 +128,9 @@ class ConvCase(Case):
     _per_dim_fields: ClassVar[tuple[str, ...]] = ("stride", "dilation")
     x_shape: tuple[int, ...]
     w_shape: tuple[int, ...]
-    stride: tuple[int, ...] = 1  # type: ignore[assignment]
+    stride: IntOrTuple = 1
     padding: Any = 0
-    dilation: tuple[int, ...] = 1  # type: ignore[assignment]
+    dilation: IntOrTuple = 1
     groups: int = 1
     bias: bool = True
 
@@ -157,7 +170,7 @@ class ConvCase(Case):
             out["db"] = db
         return out
 
-    def bounds(self, inputs: Inputs, dtype: object, **_: object) -> dict[str, np.ndarray]:
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, **_: object) -> dict[str, np.ndarray]:
         kw = self.kwargs()
         y = tol.conv_bound(inputs.x, inputs.w, inputs.b, dtype=dtype, **kw)
         dx, dw, db = tol.conv_backward_bound(inputs.x, inputs.w, inputs.dy, dtype=dtype, **kw)
@@ -167,12 +180,13 @@ class ConvCase(Case):
         return out
 
     def features(self) -> set[str]:
-        feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], self.stride)
-        if any(s > 1 for s in self.stride):
+        stride, dilation = _dims(self.stride), _dims(self.dilation)
+        feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], stride)
+        if any(s > 1 for s in stride):
             feats.add("stride > 1")
-        if any(d > 1 for d in self.dilation):
+        if any(d > 1 for d in dilation):
             feats.add("dilation > 1")
-            if any(s > 1 for s in self.stride):
+            if any(s > 1 for s in stride):
                 feats.add("stride + dilation")
         if self.depthwise:
             feats.add("depthwise")
@@ -195,10 +209,10 @@ class PoolCase(Case):
     _per_dim_fields: ClassVar[tuple[str, ...]] = ("kernel", "stride", "dilation")
     kind: str
     x_shape: tuple[int, ...]
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...] | None = None
+    kernel: IntOrTuple
+    stride: IntOrTuple | None = None
     padding: Any = 0
-    dilation: tuple[int, ...] = 1  # type: ignore[assignment]
+    dilation: IntOrTuple = 1
     ceil_mode: bool = False
     count_include_pad: bool = True
 
@@ -208,7 +222,7 @@ class PoolCase(Case):
 
     @property
     def resolved_stride(self) -> tuple[int, ...]:
-        return self.kernel if self.stride is None else self.stride
+        return _dims(self.kernel if self.stride is None else self.stride)
 
     @property
     def pads(self) -> Pads:
@@ -260,7 +274,7 @@ class PoolCase(Case):
         }
 
     def bounds(
-        self, inputs: Inputs, dtype: object, *, ties: str = "first", nan: str = "propagate"
+        self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate"
     ) -> dict[str, np.ndarray]:
         kw = self.kwargs()
         if self.kind == "max":
@@ -276,13 +290,13 @@ class PoolCase(Case):
         }
 
     def features(self) -> set[str]:
-        stride = self.resolved_stride
+        stride, kernel = self.resolved_stride, _dims(self.kernel)
         feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], stride)
         if self.stride is None:
             feats.add("default stride (= kernel)")
-        if any(s < k for s, k in zip(stride, self.kernel)):
+        if any(s < k for s, k in zip(stride, kernel)):
             feats.add("overlapping windows")
-        if any(k < s for s, k in zip(stride, self.kernel)):
+        if any(k < s for s, k in zip(stride, kernel)):
             feats.add("kernel smaller than stride")
         if self.ceil_mode:
             feats.add("ceil_mode")
@@ -297,7 +311,7 @@ class PoolCase(Case):
             )
             if geom.out != self.out_shape[2:]:
                 feats.add("ceil_mode adds a window")
-        if self.kind == "max" and any(d > 1 for d in self.dilation):
+        if self.kind == "max" and any(d > 1 for d in _dims(self.dilation)):
             feats.add("dilation > 1")
         if self.kind == "avg" and any(lo or hi for lo, hi in self.pads):
             feats.add(f"count_include_pad={self.count_include_pad}")
@@ -329,10 +343,15 @@ class DepthPoolCase(Case):
         s = self.pool_size if self.stride is None else self.stride
         return (self.x_shape[0], (self.x_shape[1] - self.pool_size) // s + 1, *self.x_shape[2:])
 
-    def bounds(self, inputs: Inputs, dtype: object, *, ties: str = "first", **_: object) -> dict[str, np.ndarray]:
-        kw = {"mode": self.mode, "stride": self.stride}
-        routed = depth_pool_backward(inputs.x, np.abs(inputs.dy), self.pool_size, ties=ties, **kw)
-        y = np.zeros(self.out_shape) if self.mode == "max" else depth_pool(np.abs(inputs.x), self.pool_size, **kw)
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", **_: object) -> dict[str, np.ndarray]:
+        routed = depth_pool_backward(
+            inputs.x, np.abs(inputs.dy), self.pool_size, mode=self.mode, stride=self.stride, ties=ties
+        )
+        y = (
+            np.zeros(self.out_shape)
+            if self.mode == "max"
+            else depth_pool(np.abs(inputs.x), self.pool_size, mode=self.mode, stride=self.stride)
+        )
         terms = self.pool_size + 1
         return {"y": tol.sum_bound(y, terms, dtype), "dx": tol.sum_bound(routed, terms, dtype)}
 
@@ -374,7 +393,7 @@ class GlobalPoolCase(Case):
         }
 
     def bounds(
-        self, inputs: Inputs, dtype: object, *, ties: str = "first", nan: str = "propagate"
+        self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate"
     ) -> dict[str, np.ndarray]:
         area = math.prod(self.x_shape[2:])
         if self.mode == "max":
@@ -415,7 +434,7 @@ VALUE_FEATURES = {
 }
 
 #: Cell predicates for :meth:`Example.most_in_a_window` and :meth:`Example.fewest_in_a_window`.
-CELL_FLAGS = {
+CELL_FLAGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "nan": np.isnan,
     "inf": np.isinf,
     "+inf": lambda x: np.isposinf(x),
@@ -445,12 +464,12 @@ class Example:
     values: str = "normal"
     name: str = ""
 
-    def inputs(self, dtype: object = np.float64) -> Inputs:
+    def inputs(self, dtype: DTypeLike = np.float64) -> Inputs:
         if self.values not in VALUE_KINDS:
             raise ValueError(f"Example: values must be one of {VALUE_KINDS}, got {self.values!r}")
         rng = np.random.default_rng(self.seed)
         case = self.case
-        shape = case.x_shape  # type: ignore[attr-defined]
+        shape = case.x_shape
         if self.values == "ties":
             x = rng.integers(-2, 3, size=shape).astype(np.float64)
         elif self.values == "negative":

@@ -169,7 +169,7 @@ def global_max_pool_backward(
     choice(op, "nan", nan, NAN_POLICIES)
     xa = batch_input(op, "x", x)
     dya = cotangent(op, dy, _global_shape(xa, keep)).reshape(xa.shape[:2] + (1,))
-    flat = xa.reshape(xa.shape[:2] + (-1,))
+    flat: np.ndarray = xa.reshape(xa.shape[:2] + (-1,))
     peak = (flat.max(axis=-1) if nan == "propagate" else np.fmax.reduce(flat, axis=-1))[..., None]
     maximal = (flat == peak) | (np.isnan(flat) & np.isnan(peak) & (nan == "propagate"))
     if ties == "first":

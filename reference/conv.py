@@ -27,7 +27,7 @@ import numpy as np
 
 from ._checks import as_float64, batch_input, cotangent, is_int, quiet
 from .geometry import WindowGeometry, window_geometry
-from .windows import blocks, pad, taps, window_view
+from .windows import blocks, pad, tap_index, taps, window_view
 
 
 def _setup(op: str, x: object, w: object, stride: object, padding: object, dilation: object, groups: object):
@@ -163,7 +163,7 @@ def conv_backward(
         dblock = dview[bs, :, rs]
         for tap in taps(geom):
             contribution = dcols[(*kernel_axes, *tap)]  # (G, Cg, nb, *out)
-            dblock[(Ellipsis, *tap)] += _from_groups(contribution.reshape(g, xa.shape[1] // g, -1), nb, out)
+            dblock[tap_index(tap)] += _from_groups(contribution.reshape(g, xa.shape[1] // g, -1), nb, out)
     crop = (slice(None), slice(None)) + tuple(slice(lo, lo + size) for (lo, _), size in zip(geom.padding, geom.sizes))
     dx = np.ascontiguousarray(dxpad[crop])
     db = dya.sum(axis=(0, *range(2, dya.ndim)))

@@ -37,7 +37,7 @@ import numpy as np
 
 from ._checks import batch_input, choice, cotangent, flag, quiet
 from .geometry import WindowGeometry, window_geometry
-from .windows import outer_product, pad, tap_count_per_dim, taps, window_view
+from .windows import outer_product, pad, tap_count_per_dim, tap_index, taps, window_view
 
 NAN_POLICIES = ("propagate", "ignore")
 TIE_POLICIES = ("first", "split")
@@ -74,7 +74,7 @@ def _max_reduce(view: np.ndarray, geom: WindowGeometry, nan: str) -> np.ndarray:
     combine = np.maximum if nan == "propagate" else np.fmax
     out: np.ndarray | None = None
     for tap in taps(geom):
-        values = view[(Ellipsis, *tap)]
+        values = view[tap_index(tap)]
         out = values.copy() if out is None else combine(out, values, out=out)
     assert out is not None
     return out
@@ -124,9 +124,9 @@ def max_pool_backward(
     out_is_nan = np.isnan(out) if nan == "propagate" else np.zeros(out.shape, dtype=bool)
 
     def maximal(tap: tuple[int, ...]) -> np.ndarray:
-        values = view[(Ellipsis, *tap)]
+        values = view[tap_index(tap)]
         hit = (values == out) | (out_is_nan & np.isnan(values))
-        return hit & real[(Ellipsis, *tap)]
+        return hit & real[tap_index(tap)]
 
     dxpad = np.zeros(xpad.shape, dtype=np.float64)
     dview = window_view(dxpad, geom, writeable=True)
@@ -135,14 +135,14 @@ def max_pool_backward(
         for tap in taps(geom):
             chosen = maximal(tap) & ~taken
             taken |= chosen
-            dview[(Ellipsis, *tap)] += np.where(chosen, dya, 0.0)
+            dview[tap_index(tap)] += np.where(chosen, dya, 0.0)
     else:
         count = np.zeros(out.shape, dtype=np.int64)
         for tap in taps(geom):
             count += maximal(tap)
         share = dya / np.maximum(count, 1)
         for tap in taps(geom):
-            dview[(Ellipsis, *tap)] += np.where(maximal(tap), share, 0.0)
+            dview[tap_index(tap)] += np.where(maximal(tap), share, 0.0)
     return _crop(dxpad, geom)
 
 
@@ -176,7 +176,7 @@ def avg_pool(
     view = window_view(pad(xa, geom, 0.0), geom)
     total = np.zeros(xa.shape[:2] + geom.out, dtype=np.float64)
     for tap in taps(geom):
-        total += view[(Ellipsis, *tap)]
+        total += view[tap_index(tap)]
     return total / divisor
 
 
@@ -202,5 +202,5 @@ def avg_pool_backward(
     dxpad = np.zeros(padded_shape, dtype=np.float64)
     dview = window_view(dxpad, geom, writeable=True)
     for tap in taps(geom):
-        dview[(Ellipsis, *tap)] += share
+        dview[tap_index(tap)] += share
     return _crop(dxpad, geom)

@@ -27,6 +27,7 @@ produces errors of the order of ``magnitude`` itself, far above the bound.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,13 +36,16 @@ from .channel_pooling import global_avg_pool
 from .conv import conv, conv_backward
 from .pooling import avg_pool, avg_pool_backward, max_pool_backward
 
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike  # not at run time: ``import reference`` loads no NumPy submodule
 
-def unit_roundoff(dtype: object) -> float:
+
+def unit_roundoff(dtype: DTypeLike) -> float:
     """``u = eps / 2`` of a floating dtype."""
     return float(np.finfo(np.dtype(dtype)).eps) / 2
 
 
-def gamma(n: int, dtype: object) -> float:
+def gamma(n: int, dtype: DTypeLike) -> float:
     """``n * u / (1 - n * u)``; raises if ``n * u >= 1`` (the bound no longer exists)."""
     nu = n * unit_roundoff(dtype)
     if nu >= 1:
@@ -53,7 +57,7 @@ def _taps(kernel, nd: int) -> int:
     return math.prod(per_dim("tolerance", "kernel", kernel, nd))
 
 
-def sum_bound(magnitude: np.ndarray, terms: int, dtype: object) -> np.ndarray:
+def sum_bound(magnitude: np.ndarray, terms: int, dtype: DTypeLike) -> np.ndarray:
     """Bound for results that are sums of at most ``terms`` rounded products (module docstring)."""
     terms = max(int(terms), 1)
     factor = gamma(terms + 1, dtype) + gamma(terms + 1, np.float64)

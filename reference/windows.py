@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from types import EllipsisType
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -52,6 +53,12 @@ def window_view(xpad: np.ndarray, geom: WindowGeometry, *, writeable: bool = Fal
 def taps(geom: WindowGeometry) -> Iterator[tuple[int, ...]]:
     """Kernel tap indices in row-major window order (the order that defines "first maximum")."""
     return iter(np.ndindex(*geom.kernel))
+
+
+def tap_index(tap: tuple[int, ...]) -> tuple[EllipsisType | int, ...]:
+    """The index ``(..., *tap)``: applied to a :func:`window_view` it gives that tap of every
+    window, a strided ``(..., *out)`` view."""
+    return (Ellipsis, *tap)
 
 
 def tap_count_per_dim(geom: WindowGeometry, *, lo_bound: str) -> list[np.ndarray]:
