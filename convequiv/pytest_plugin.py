@@ -11,10 +11,11 @@ Options (each also read from an environment variable):
     ``thorough`` (500) or ``nightly`` (3000).
 ``--compiled-examples N`` / ``CONVEQUIV_COMPILED_EXAMPLES``
     examples per property for adapters that compile every new case (``Adapter.compiles_per_case``:
-    ``jax``, ``keras[jax]``); default from the profile: dev 10, ci 25, thorough 100, nightly 600.
+    ``jax``, ``keras[jax]``); default from the profile: dev 10, ci 100, thorough 200, nightly 600.
     XLA compiles each new shape in 0.1-0.5 s on a CPU, so these adapters run 10-50x fewer examples
-    per second than eager ones; the smaller budget keeps them in the default run (numbers in
-    ``docs/benchmarks.md``). The pinned edge cases run in full either way.
+    per second than eager ones; the smaller budgets keep quick runs quick (numbers in
+    ``docs/benchmarks.md``). The ``ci`` profile keeps 100 for them too. The pinned edge cases
+    run in full either way.
 ``--strict-divergences`` / ``CONVEQUIV_STRICT_DIVERGENCES=1``
     recorded divergences fail like any other mismatch.
 ``--results FILE`` / ``CONVEQUIV_RESULTS``
@@ -55,7 +56,7 @@ PROFILES = {
     "nightly": {"max_examples": 3000, "deadline": None, "phases": list(Phase)},
 }
 #: Examples per property for adapters with ``compiles_per_case`` (see ``--compiled-examples``).
-COMPILED_EXAMPLES = {"dev": 10, "ci": 25, "thorough": 100, "nightly": 600}
+COMPILED_EXAMPLES = {"dev": 10, "ci": 100, "thorough": 200, "nightly": 600}
 _SHARED = {
     "suppress_health_check": [
         HealthCheck.too_slow,
