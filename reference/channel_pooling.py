@@ -25,10 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import batch_input, choice, cotangent, flag, is_int, quiet
-from .pooling import (
-    NAN_POLICIES,
-    TIE_POLICIES,
-)
+from .pooling import NAN_POLICIES, TIE_POLICIES, avg_pool_backward, max_pool_backward
 
 DEPTH_MODES = ("max", "avg")
 
@@ -58,15 +55,11 @@ def depth_pool(x: object, pool_size: int, *, mode: str = "max", stride: int | No
     # One strided channel slice per tap t (channels t, t + s, ...), combined elementwise: no copy
     # of the input, and np.maximum propagates NaN as max_pool does.
     taps = [xa[:, t : t + (c_out - 1) * s + 1 : s] for t in range(k)]
-    if mode == "max":
-        out = taps[0].copy()
-        for tap in taps[1:]:
-            np.maximum(out, tap, out=out)
-        return out
+    combine = np.maximum if mode == "max" else np.add
     out = taps[0].copy()
     for tap in taps[1:]:
-        out += tap
-    return out / k
+        combine(out, tap, out=out)
+    return out if mode == "max" else out / k
 
 
 @quiet
@@ -85,36 +78,23 @@ def depth_pool_backward(
     xa, k, s = _depth_setup(op, x, pool_size, mode, stride)
     c_out = (xa.shape[1] - k) // s + 1
     dya = cotangent(op, dy, (xa.shape[0], c_out, *xa.shape[2:]))
-    window = [slice(t, t + (c_out - 1) * s + 1, s) for t in range(k)]  # tap t's channels
-    dx = np.zeros(xa.shape, dtype=np.float64)
-    if mode == "avg":
-        for channels in window:
-            dx[:, channels] += dya / k
-        return dx
-    peak = depth_pool(xa, k, mode="max", stride=s)
-    peak_is_nan = np.isnan(peak) if np.isnan(peak).any() else None
+    flat, dflat = _channels_last_1d(xa), _channels_last_1d(dya)
+    if mode == "max":
+        dx = max_pool_backward(flat, dflat, k, stride=s, ties=ties)
+    else:
+        dx = avg_pool_backward(flat, dflat, k, stride=s)
+    return _restore(dx, xa)
 
-    def maximal(channels: slice) -> np.ndarray:
-        values = xa[:, channels]
-        hit = values == peak
-        return hit if peak_is_nan is None else hit | (peak_is_nan & np.isnan(values))
 
-    if ties == "first":
-        taken = np.zeros(peak.shape, dtype=bool)
-        for channels in window:
-            chosen = maximal(channels)
-            chosen &= ~taken
-            taken |= chosen
-            if s >= k:  # windows do not overlap: each input channel is written once
-                np.copyto(dx[:, channels], dya, where=chosen)
-            else:
-                dx[:, channels] += np.where(chosen, dya, 0.0)
-        return dx
-    count = sum(maximal(channels).astype(np.int64) for channels in window)
-    share = dya / np.maximum(count, 1)
-    for channels in window:
-        dx[:, channels] += np.where(maximal(channels), share, 0.0)
-    return dx
+def _channels_last_1d(xa: np.ndarray) -> np.ndarray:
+    """``(N, C, *S)`` -> ``(N * prod(S), 1, C)``: depth pooling becomes 1-D pooling."""
+    return np.moveaxis(xa, 1, -1).reshape(-1, 1, xa.shape[1])
+
+
+def _restore(flat: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_channels_last_1d` for a result with ``flat.shape[-1]`` channels."""
+    shape = (like.shape[0], *like.shape[2:], flat.shape[-1])
+    return np.ascontiguousarray(np.moveaxis(flat.reshape(shape), -1, 1))
 
 
 def _global_shape(xa: np.ndarray, keepdims: bool) -> tuple[int, ...]:
