@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from convequiv.check_cli import render_markdown, render_text, suite_directory
+from tests.support.nested import nested_env
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = {
@@ -64,6 +65,7 @@ def test_check_runs_and_writes_report(tmp_path):
             "test_conv or test_max_pool",
         ],
         cwd=ROOT,
+        env=nested_env(),
         capture_output=True,
         text=True,
         timeout=600,

@@ -14,6 +14,7 @@ import adapters
 from adapters.remote import RemoteAdapter
 from convequiv.pytest_plugin import marker_name
 from reference.cases import Example, GlobalPoolCase, PoolCase
+from tests.support.nested import nested_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,7 @@ def test_unknown_adapter_is_a_usage_error_not_a_skip():
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/equivalence/test_conv.py", "--adapters", "nosuchframework", "-q"],
         cwd=ROOT,
+        env=nested_env(),
         capture_output=True,
         text=True,
         timeout=300,

@@ -17,6 +17,7 @@ pytest.importorskip("torch")
 
 from convequiv.equivalence import EquivalenceError, check
 from reference.strategies import EDGE_CASES, conv_cases, examples, pool_cases
+from tests.support.nested import nested_env
 
 from . import broken_adapters
 
@@ -71,6 +72,7 @@ def test_pytest_run_fails_on_broken_adapter():
             "dev",
         ],
         cwd=ROOT,
+        env=nested_env(),
         capture_output=True,
         text=True,
         timeout=600,
