@@ -1,4 +1,4 @@
-"""Framework adapters behind one interface (:class:`adapters.base.Adapter`), loaded lazily.
+"""Framework adapters behind one interface (:class:`convequiv.adapters.base.Adapter`), loaded lazily.
 
 Selecting adapters: a *spec* is one of
 
@@ -11,7 +11,7 @@ Selecting adapters: a *spec* is one of
 * ``package.module:Class`` for an adapter class that is not registered anywhere.
 
 Keras reads its backend once per process. A ``keras[...]`` adapter whose backend differs from the
-one this process already uses runs in a worker process (:mod:`adapters.remote`) with
+one this process already uses runs in a worker process (:mod:`convequiv.adapters.remote`) with
 ``KERAS_BACKEND`` set; arrays cross as NumPy either way.
 """
 
@@ -28,9 +28,9 @@ from .base import SUPPORTED, Adapter, Semantics, Supported, Unsupported, Unsuppo
 ENTRY_POINT_GROUP = "convequiv.adapters"
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
 BUILTIN = {
-    "torch": "adapters.torch_adapter:TorchAdapter",
-    "tensorflow": "adapters.tensorflow_adapter:TensorFlowAdapter",
-    "tf_keras": "adapters.tf_keras_adapter:TfKerasAdapter",
+    "torch": "convequiv.adapters.torch_adapter:TorchAdapter",
+    "tensorflow": "convequiv.adapters.tensorflow_adapter:TensorFlowAdapter",
+    "tf_keras": "convequiv.adapters.tf_keras_adapter:TfKerasAdapter",
 }
 #: What ``convequiv check`` and the test suite run when nothing is selected: every built-in and
 #: registered adapter whose framework is installed.
@@ -89,7 +89,7 @@ def _from_path(path: str) -> type[Adapter]:
     except (ImportError, AttributeError) as exc:
         raise AdapterError(f"cannot import adapter {path!r}: {exc}") from exc
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
-        raise AdapterError(f"{path!r} is not a subclass of adapters.base.Adapter")
+        raise AdapterError(f"{path!r} is not a subclass of convequiv.adapters.base.Adapter")
     return cls
 
 

@@ -2,7 +2,7 @@
 
 Data crosses the boundary as channels-first NumPy arrays of the dtype under test; the adapter owns
 every layout change (NHWC, HWIO, depthwise kernels) and every translation from canonical padding
-(:func:`reference.resolve_padding`) to the framework's own spelling. An adapter exposes one or more
+(:func:`convequiv.reference.resolve_padding`) to the framework's own spelling. An adapter exposes one or more
 *APIs* (e.g. ``"functional"`` for ``torch.nn.functional`` and ``"layer"`` for ``torch.nn`` modules);
 the suite checks each.
 
@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from reference.cases import Case, ConvCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, PoolCase
 
 
 @dataclass(frozen=True)

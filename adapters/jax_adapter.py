@@ -1,7 +1,7 @@
 """JAX: ``jax.lax`` primitives (api ``"lax"``) and, for depth and global pooling, ``jax.numpy``
 reductions (api ``"numpy"``, a different primitive with a different gradient rule).
 
-Registered through the entry-point group ``convequiv.adapters`` (``jax = "adapters.jax_adapter:JaxAdapter"``),
+Registered through the entry-point group ``convequiv.adapters`` (``jax = "convequiv.adapters.jax_adapter:JaxAdapter"``),
 the way a third party registers an adapter.
 
 Layouts: channels-first throughout, no transposes. ``lax.conv_general_dilated`` takes the layout as
@@ -84,8 +84,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from reference.cases import Case, ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
-from reference.geometry import window_geometry
+from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
+from convequiv.reference.geometry import window_geometry
 
 from .base import SUPPORTED, Adapter, Semantics, Support, Unsupported
 

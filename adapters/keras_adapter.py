@@ -1,6 +1,6 @@
 """Keras 3 on the process's backend: ``keras.ops`` (api ``"ops"``) and ``keras.layers`` (api ``"layer"``).
 
-The backend is the one Keras chose for this process (``keras.backend.backend()``); :func:`adapters.load`
+The backend is the one Keras chose for this process (``keras.backend.backend()``); :func:`convequiv.adapters.load`
 runs other backends in worker processes. Gradients of ``sum(dy * y)`` come from the backend's own
 autodiff: ``tf.GradientTape``, ``jax.vjp`` (layer variables through ``keras.StatelessScope``) or
 ``torch.autograd``; for layers they are taken w.r.t. the layer's own variables after ``set_weights``.
@@ -64,8 +64,8 @@ from typing import Any
 
 import numpy as np
 
-from reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
-from reference.geometry import window_geometry
+from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.geometry import window_geometry
 
 from .base import SUPPORTED, Adapter, Semantics, Support, Supported, Unsupported, UnsupportedCase
 

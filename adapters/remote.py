@@ -1,7 +1,7 @@
 """Run an adapter in a worker process and talk to it over a pipe.
 
 Used for Keras backends other than the one the current process already imported: each worker is
-``python -m adapters.remote SPEC`` started with extra environment variables (``KERAS_BACKEND``).
+``python -m convequiv.adapters.remote SPEC`` started with extra environment variables (``KERAS_BACKEND``).
 Requests and replies are length-prefixed pickles on a private pair of file descriptors, so
 anything a framework prints cannot corrupt the channel. Arrays cross as NumPy.
 """
@@ -58,7 +58,7 @@ class RemoteAdapter(Adapter):
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "adapters.remote", spec, str(to_worker_r), str(from_worker_w)],
+            [sys.executable, "-m", "convequiv.adapters.remote", spec, str(to_worker_r), str(from_worker_w)],
             env={**os.environ, **env},
             pass_fds=(to_worker_r, from_worker_w),
             stdout=sys.stderr.fileno() if hasattr(sys.stderr, "fileno") and _has_fileno(sys.stderr) else None,

@@ -63,8 +63,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
-from reference.geometry import Pads, resolve_padding, window_geometry
+from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.geometry import Pads, resolve_padding, window_geometry
 
 from .base import SUPPORTED, Adapter, Semantics, Support, Unsupported, UnsupportedCase
 

@@ -1,7 +1,7 @@
 """Keras 2 (``tf_keras``, the ``tf-keras`` distribution) on TensorFlow: ``tf_keras.layers`` (api ``"layer"``).
 
 Keras 2 has no ``keras.ops``, so this adapter checks the layers only. It is the Keras 3 adapter's layer path
-(:class:`adapters.keras_adapter.KerasAdapter`, TensorFlow branches) with ``tf_keras`` in place of ``keras``;
+(:class:`convequiv.adapters.keras_adapter.KerasAdapter`, TensorFlow branches) with ``tf_keras`` in place of ``keras``;
 ``tf_keras`` is imported directly and shares the process with Keras 3 (``TF_USE_LEGACY_KERAS`` is not
 needed). Gradients of ``sum(dy * y)`` are ``tf.GradientTape`` products w.r.t. the input and the layer's
 trainable variables (kernel, then bias) after ``set_weights``; float64 layers are built with

@@ -30,8 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
-from reference.geometry import window_geometry
+from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.geometry import window_geometry
 
 from .base import SUPPORTED, Adapter, Semantics, Support, Supported, Unsupported
 

@@ -2,7 +2,7 @@
 
 Rules, per element: shapes must be equal; NaN in the reference must be NaN in the result and
 nowhere else; an infinite reference value must be matched exactly; every other element must satisfy
-``|actual - expected| <= bound`` with the bound of :mod:`reference.tolerance` (zero for exact ops).
+``|actual - expected| <= bound`` with the bound of :mod:`convequiv.reference.tolerance` (zero for exact ops).
 """
 
 from __future__ import annotations

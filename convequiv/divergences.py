@@ -9,8 +9,8 @@ The data live in ``divergences.toml`` next to this module, one ``[[divergence]]`
     alternatives and everything else, brackets included, is literal (``"keras[*]"``,
     ``"keras[jax]|keras[torch]"``, ``"*_pool"``, ``"*"``);
 ``when``
-    a Python expression over ``case`` (a :mod:`reference.cases` dataclass) and ``example``
-    (:class:`reference.cases.Example`, whose ``most_in_a_window`` / ``fewest_in_a_window`` /
+    a Python expression over ``case`` (a :mod:`convequiv.reference.cases` dataclass) and ``example``
+    (:class:`convequiv.reference.cases.Example`, whose ``most_in_a_window`` / ``fewest_in_a_window`` /
     ``most_near_max_in_a_window`` describe the data) that selects exactly the affected cases;
 ``outputs``
     the outputs that differ (``["y"]``, ``["dx"]``, ...); a mismatch in any other output is a

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-import adapters
-from adapters.base import Adapter, Semantics, Unsupported
-from reference.cases import Example
+from convequiv import adapters
+from convequiv.adapters.base import Adapter, Semantics, Unsupported
+from convequiv.reference.cases import Example
 
 from .compare import ArrayMismatch, compare
 from .divergences import Divergence
@@ -83,7 +83,7 @@ def _versions(impl: Adapter) -> dict[str, str]:
 
 def reproduction(adapter: str, example: Example, api: str, dtype: str) -> str:
     return (
-        'python -c "from convequiv.equivalence import check; from reference.cases import *; '
+        'python -c "from convequiv.equivalence import check; from convequiv.reference.cases import *; '
         f'print(check({adapter!r}, {example!r}, api={api!r}, dtype={dtype!r}))"'
     )
 

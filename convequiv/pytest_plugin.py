@@ -3,7 +3,7 @@
 Options (each also read from an environment variable):
 
 ``--adapters SPEC,...`` / ``CONVEQUIV_ADAPTERS``
-    adapters to check (see :mod:`adapters`); default: every installed one. An adapter that was
+    adapters to check (see :mod:`convequiv.adapters`); default: every installed one. An adapter that was
     asked for but is unknown or cannot be imported is a usage error, never a silent skip.
     ``none`` selects no adapter (reference-only run).
 ``--hypothesis-profile NAME`` / ``CONVEQUIV_PROFILE``
@@ -44,8 +44,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-import adapters
-from adapters.base import Adapter
+from convequiv import adapters
+from convequiv.adapters.base import Adapter
 
 from .equivalence import EquivalenceError, Outcome, check, recorded_divergences
 

@@ -1,6 +1,6 @@
 """``convequiv size N --kernel K [--stride S] [--padding P] [--dilation D] [--ceil-mode]``.
 
-Prints the output size of one spatial dimension and the formula of :mod:`reference.geometry` with
+Prints the output size of one spatial dimension and the formula of :mod:`convequiv.reference.geometry` with
 the numbers substituted; ``--padding`` takes an int, ``LO,HI``, ``valid``, ``same`` or
 ``same_lower``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reference import output_size, resolve_padding
+from convequiv.reference import output_size, resolve_padding
 
 
 def _padding(text: str) -> object:

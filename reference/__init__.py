@@ -3,15 +3,15 @@
 Channels-first everywhere: ``x`` is ``(N, C, *spatial)`` with any spatial rank >= 1, a conv weight
 is ``(O, C // groups, *kernel)``, a bias ``(O,)``. Kernel, stride and dilation take an int or one
 value per spatial dimension. Padding takes an int, per-dimension ints, per-dimension ``(lo, hi)``
-pairs, ``"valid"``, ``"same"`` or ``"same_lower"`` (:mod:`reference.geometry`). Inputs are
+pairs, ``"valid"``, ``"same"`` or ``"same_lower"`` (:mod:`convequiv.reference.geometry`). Inputs are
 converted to float64 and every result is float64. Semantics that frameworks disagree on are
 explicit keywords: padding placement, ``ceil_mode``, ``count_include_pad``, the max-gradient tie
 policy ``ties`` and the NaN policy ``nan``.
 
-Modules: :mod:`~reference.geometry` (sizes and padding), :mod:`~reference.conv`,
-:mod:`~reference.pooling` (max / average), :mod:`~reference.channel_pooling` (depth and global),
-:mod:`~reference.params` (parameter counts), :mod:`~reference.tolerance` (error bounds),
-:mod:`~reference.strategies` (Hypothesis strategies; needs ``hypothesis``).
+Modules: :mod:`~convequiv.reference.geometry` (sizes and padding), :mod:`~convequiv.reference.convolution`,
+:mod:`~convequiv.reference.pooling` (max / average), :mod:`~convequiv.reference.channel_pooling` (depth and global),
+:mod:`~convequiv.reference.params` (parameter counts), :mod:`~convequiv.reference.tolerance` (error bounds),
+:mod:`~convequiv.reference.strategies` (Hypothesis strategies; needs ``hypothesis``).
 
 The package imports nothing but NumPy.
 """
@@ -24,7 +24,7 @@ from .channel_pooling import (
     global_max_pool,
     global_max_pool_backward,
 )
-from .conv import conv, conv_backward
+from .convolution import conv, conv_backward
 from .geometry import effective_kernel, output_size, resolve_padding
 from .params import (
     ParamCount,

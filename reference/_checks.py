@@ -1,6 +1,6 @@
 """Argument validation shared by every op.
 
-Every public function of :mod:`reference` validates its arguments here before touching NumPy, so
+Every public function of :mod:`convequiv.reference` validates its arguments here before touching NumPy, so
 that a bad call fails with a ``TypeError`` or ``ValueError`` naming the operation, the argument
 and the offending value, never with a broadcasting error from deep inside.
 """

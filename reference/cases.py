@@ -3,7 +3,7 @@
 A case holds shapes and keyword arguments only; arrays travel beside it in an
 :class:`Inputs`. ``case.expected(inputs, ties=..., nan=...)`` runs the reference (forward and
 backward) and ``case.bounds(inputs, dtype)`` the rounding-error bounds of
-:mod:`reference.tolerance`, so the suite, the adapters and third parties share one description.
+:mod:`convequiv.reference.tolerance`, so the suite, the adapters and third parties share one description.
 ``case.features()`` names the semantic features a case exercises (rows of the compatibility
 report), and ``repr(case)`` is valid Python that rebuilds it.
 """
@@ -26,13 +26,13 @@ from .channel_pooling import (
     global_max_pool,
     global_max_pool_backward,
 )
-from .conv import conv, conv_backward
+from .convolution import conv, conv_backward
 from .geometry import Pads, resolve_padding, window_geometry
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
 from .windows import pad, window_view
 
 if TYPE_CHECKING:
-    from numpy.typing import DTypeLike  # not at run time: ``import reference`` loads no NumPy submodule
+    from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
 
 #: A per-dimension field as a case accepts it: one int for every spatial dimension, or a tuple.
 IntOrTuple = int | tuple[int, ...]

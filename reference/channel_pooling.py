@@ -8,8 +8,8 @@ Depth pooling reduces the channel axis in contiguous windows of ``pool_size`` ch
 This is the notes' Keras ``DepthPool`` layer and TensorFlow's ``tf.nn.max_pool`` with a depth
 window. The last window must end on the last channel: ``(C - pool_size) % stride == 0``
 (``C % pool_size == 0`` for the default stride); with ``stride > pool_size`` the channels between
-windows are skipped, as in 1-D pooling. Max mode follows :func:`reference.pooling.max_pool` (NaN propagates;
-``ties`` as in :func:`reference.pooling.max_pool_backward`).
+windows are skipped, as in 1-D pooling. Max mode follows :func:`convequiv.reference.pooling.max_pool` (NaN propagates;
+``ties`` as in :func:`convequiv.reference.pooling.max_pool_backward`).
 
 Global pooling reduces all spatial axes: ``y[n, c] = reduce_i x[n, c, i]`` (shape ``(N, C)``, or
 ``(N, C, 1, ..., 1)`` with ``keepdims=True``). The global max gradient goes to the first maximum in

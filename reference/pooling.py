@@ -1,7 +1,7 @@
 """N-d max and average pooling over the spatial axes, forward and backward.
 
-Windows follow :mod:`reference.geometry`: ``stride`` defaults to the kernel (PyTorch's and Keras'
-default), padding takes every form of :func:`reference.geometry.resolve_padding`, and ``ceil_mode``
+Windows follow :mod:`convequiv.reference.geometry`: ``stride`` defaults to the kernel (PyTorch's and Keras'
+default), padding takes every form of :func:`convequiv.reference.geometry.resolve_padding`, and ``ceil_mode``
 applies the ceil formula with the dropped-last-window rule.
 
 Max pooling pads with ``-inf`` (never 0) and reduces each window::

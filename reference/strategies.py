@@ -1,12 +1,12 @@
 """Hypothesis strategies that build *valid* cases directly (no rejection sampling).
 
-Requires ``hypothesis`` (``pip install convequiv[test]``); ``import reference`` alone does not.
+Requires ``hypothesis`` (``pip install convequiv[test]``); ``import convequiv.reference`` alone does not.
 
 Every strategy draws the geometry first and then input sizes that are guaranteed to give an output
 of at least one element, so nothing is filtered. Batch size, channel counts and spatial sizes are
 drawn pairwise distinct wherever the constraints allow, so that a transposed layout cannot
 produce a correctly shaped result by accident. Strategies of whole examples return
-:class:`reference.cases.Example` (case + seed + value kind); arrays are rebuilt from the seed,
+:class:`convequiv.reference.cases.Example` (case + seed + value kind); arrays are rebuilt from the seed,
 which keeps generation cheap and every failure reproducible from its ``repr``.
 
 Named edge cases (ONNX style, the reason in the name) live in :data:`EDGE_CASES`.

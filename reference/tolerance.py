@@ -33,11 +33,11 @@ import numpy as np
 
 from ._checks import per_dim
 from .channel_pooling import global_avg_pool
-from .conv import conv, conv_backward
+from .convolution import conv, conv_backward
 from .pooling import avg_pool, avg_pool_backward, max_pool_backward
 
 if TYPE_CHECKING:
-    from numpy.typing import DTypeLike  # not at run time: ``import reference`` loads no NumPy submodule
+    from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
 
 
 def unit_roundoff(dtype: DTypeLike) -> float:

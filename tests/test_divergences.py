@@ -6,7 +6,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from convequiv.divergences import DATA_FILE, load
-from reference.strategies import EDGE_CASES
+from convequiv.reference.strategies import EDGE_CASES
 
 RECORDS = load()
 

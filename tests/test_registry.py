@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import adapters
-from adapters.remote import RemoteAdapter
+from convequiv import adapters
+from convequiv.adapters.remote import RemoteAdapter
 from convequiv.pytest_plugin import marker_name
-from reference.cases import Example, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import Example, GlobalPoolCase, PoolCase
 from tests.support.nested import nested_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def test_entry_point_group_registers_jax():
     names = {ep.name: ep.value for ep in metadata.entry_points(group=adapters.ENTRY_POINT_GROUP)}
     if not names:
         pytest.skip("convequiv is not installed (entry points come from the installed metadata)")
-    assert names.get("jax") == "adapters.jax_adapter:JaxAdapter"
+    assert names.get("jax") == "convequiv.adapters.jax_adapter:JaxAdapter"
 
 
 def test_marker_names_are_identifiers():
@@ -82,7 +82,7 @@ def test_remote_adapter_round_trip():
 
 
 def test_tf_keras_is_a_builtin_in_the_default_selection():
-    assert adapters.BUILTIN["tf_keras"] == "adapters.tf_keras_adapter:TfKerasAdapter"
+    assert adapters.BUILTIN["tf_keras"] == "convequiv.adapters.tf_keras_adapter:TfKerasAdapter"
     assert "tf_keras" in adapters.DEFAULT_SPECS
     assert adapters.REQUIRES["tf_keras"] == ("tf_keras", "tensorflow")
     if not adapters.installed("tf_keras"):

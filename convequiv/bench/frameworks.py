@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import reference
+from convequiv import reference
 
 from .shapes import Case
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-import reference
-from reference.windows import CHUNK_BYTES
+from convequiv import reference
+from convequiv.reference.windows import CHUNK_BYTES
 
 Record = dict[str, Any]
 

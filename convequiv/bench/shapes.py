@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import reference
+from convequiv import reference
 
 OPS = ("conv", "max_pool", "avg_pool", "depth_pool", "global_avg_pool", "global_max_pool")
 DIRECTIONS = ("forward", "backward")
@@ -147,7 +147,7 @@ def select(cases: tuple[Case, ...] | list[Case], *, quick: bool = False, only: s
 
 
 def output_shape(case: Case) -> tuple[int, ...]:
-    """The forward output shape (channels-first), from :func:`reference.output_size`."""
+    """The forward output shape (channels-first), from :func:`convequiv.reference.output_size`."""
     n, c, h, w = case.x
     if case.op == "depth_pool":
         return (n, c // case.kernel, h, w)

@@ -3,7 +3,7 @@
 * :mod:`~convequiv.models.layers` and :mod:`~convequiv.models.model`: the descriptions (frozen
   dataclasses, no framework imports);
 * :mod:`~convequiv.models.infer`: per-layer output shapes and parameter counts (Keras and PyTorch
-  conventions) from :mod:`reference`;
+  conventions) from :mod:`convequiv.reference`;
 * :mod:`~convequiv.models.plan_keras`, :mod:`~convequiv.models.plan_torch`: which framework layers a
   description becomes; :mod:`~convequiv.models.build_keras`, :mod:`~convequiv.models.build_torch`
   build them (frameworks imported lazily);

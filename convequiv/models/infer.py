@@ -1,7 +1,7 @@
 """The reference for whole models: per-layer output shapes and parameter counts.
 
-Shapes come from :func:`reference.output_size` / :func:`reference.resolve_padding`, parameter counts
-from :mod:`reference.params`, in two conventions:
+Shapes come from :func:`convequiv.reference.output_size` / :func:`convequiv.reference.resolve_padding`, parameter counts
+from :mod:`convequiv.reference.params`, in two conventions:
 
 * ``keras``: what ``model.summary()`` and ``count_params()`` report (BatchNormalization: 2C
   trainable + 2C non-trainable moving statistics);
@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from reference import (
+from convequiv.reference import (
     ParamCount,
     batch_norm_params,
     conv_params,
@@ -131,7 +131,7 @@ def _activation(layer: L.Layer) -> None:
 def window_pads(
     padding: object, sizes: Shape, kernel: Shape, strides: Shape, dilation: Shape
 ) -> tuple[tuple[int, int], ...]:
-    """Explicit ``(lo, hi)`` pads of a sliding-window layer (:func:`reference.resolve_padding`)."""
+    """Explicit ``(lo, hi)`` pads of a sliding-window layer (:func:`convequiv.reference.resolve_padding`)."""
     if isinstance(padding, str) and padding not in ("valid", "same"):
         raise _Fail(f"padding must be 'valid', 'same', an int or explicit pads, got {padding!r}")
     try:
@@ -148,7 +148,7 @@ def window_out(
     pads: tuple[tuple[int, int], ...],
     ceil_mode: bool = False,
 ) -> Shape:
-    """Output sizes of a sliding window per dimension (:func:`reference.output_size`)."""
+    """Output sizes of a sliding window per dimension (:func:`convequiv.reference.output_size`)."""
     out = []
     for dim, (n, k, s, d, pad) in enumerate(zip(sizes, kernel, strides, dilation, pads)):
         try:

@@ -13,7 +13,7 @@ Conventions shared by every layer:
 * ``kernel_size``, ``strides``, ``dilation_rate`` take an int or one int per spatial dimension.
 * ``padding`` is ``"valid"``, ``"same"`` (TensorFlow/Keras SAME: ``out = ceil(n / s)``, the odd
   cell at the end), an int, one int per dimension, or one ``(lo, hi)`` pair per dimension
-  (explicit, PyTorch style); see :mod:`reference.geometry`.
+  (explicit, PyTorch style); see :mod:`convequiv.reference.geometry`.
 * ``activation`` names an element-wise function applied after the layer (Keras fuses it into the
   layer; PyTorch gets a separate module): ``relu``, ``sigmoid``, ``tanh``, ``softmax`` (over the
   channel / feature axis), ``lecun_tanh`` (``1.7159 * tanh(2x / 3)``, LeCun 1998) or ``None``.

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reference import ParamCount
+from convequiv.reference import ParamCount
 
 from . import layers as L
 from .infer import ZERO, LayerInfo, ModelInfo, Shape, window_of
@@ -192,7 +192,7 @@ def _fields(*names: str):
 
 
 def _zero_padding(p: _Planner, layer: L.ZeroPadding, info: LayerInfo) -> None:
-    from reference import resolve_padding
+    from convequiv.reference import resolve_padding
 
     pads = resolve_padding(layer.padding, info.input_shape[1:], 1)
     p.add(layer.keras_class, info.output_shape, explicit=layer.name, padding=pads)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from reference import ParamCount, dense_params, depthwise_conv_params, output_size, resolve_padding
+from convequiv.reference import ParamCount, dense_params, depthwise_conv_params, output_size, resolve_padding
 
 from . import layers as L
 from .infer import ZERO, LayerInfo, ModelInfo, Shape, window_of

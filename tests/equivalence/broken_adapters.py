@@ -11,8 +11,8 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from adapters.base import Semantics, Unsupported
-from adapters.torch_adapter import TorchAdapter, _flat_pad
+from convequiv.adapters.base import Semantics, Unsupported
+from convequiv.adapters.torch_adapter import TorchAdapter, _flat_pad
 
 
 class SameLowerInsteadOfSame(TorchAdapter):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 pytest.importorskip("torch")
 
 from convequiv.equivalence import EquivalenceError, check
-from reference.strategies import EDGE_CASES, conv_cases, examples, pool_cases
+from convequiv.reference.strategies import EDGE_CASES, conv_cases, examples, pool_cases
 from tests.support.nested import nested_env
 
 from . import broken_adapters

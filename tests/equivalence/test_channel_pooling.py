@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given
 
-from reference.strategies import depth_pool_cases, examples, global_pool_cases, pin_edge_cases
+from convequiv.reference.strategies import depth_pool_cases, examples, global_pool_cases, pin_edge_cases
 
 
 @pytest.mark.ops("depth_pool")

@@ -4,7 +4,7 @@ forward output and input / weight / bias gradients of every adapter against the 
 import pytest
 from hypothesis import given
 
-from reference.strategies import conv_cases, examples, pin_edge_cases
+from convequiv.reference.strategies import conv_cases, examples, pin_edge_cases
 
 
 @pytest.mark.ops("conv")

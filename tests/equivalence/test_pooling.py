@@ -5,7 +5,7 @@ all-negative and NaN / inf inputs."""
 import pytest
 from hypothesis import given
 
-from reference.strategies import examples, pin_edge_cases, pool_cases
+from convequiv.reference.strategies import examples, pin_edge_cases, pool_cases
 
 
 @pytest.mark.ops("max_pool")

@@ -10,9 +10,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from adapters.base import Semantics
+from convequiv.adapters.base import Semantics
 from convequiv.equivalence import EquivalenceError, check
-from reference.cases import DepthPoolCase, Example, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import DepthPoolCase, Example, GlobalPoolCase, PoolCase
 
 OTHER = {"first": "split", "split": "first", "propagate": "ignore", "ignore": "propagate"}
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import conv_params, output_size
-from reference.cases import ConvCase, PoolCase
-from reference.strategies import conv_cases, depth_pool_cases, examples, global_pool_cases, pool_cases
+from convequiv.reference import conv_params, output_size
+from convequiv.reference.cases import ConvCase, PoolCase
+from convequiv.reference.strategies import conv_cases, depth_pool_cases, examples, global_pool_cases, pool_cases
 
 ANY_CASE = st.one_of(conv_cases(), pool_cases("max"), pool_cases("avg"), depth_pool_cases(), global_pool_cases())
 

@@ -284,7 +284,7 @@ def test_torch_check_reports_a_mismatch(torch, monkeypatch):
     from dataclasses import replace
 
     import convequiv.models.check as check
-    from reference import ParamCount
+    from convequiv.reference import ParamCount
 
     info = infer(ZOO["bn-sep-dw"])
     real = check.torch_plan

@@ -80,7 +80,7 @@ def test_keras_neg_inf_padding_never_wins(keras):
     from convequiv.models import Model
     from convequiv.models import layers as L
     from convequiv.models.build_keras import build
-    from reference import max_pool
+    from convequiv.reference import max_pool
 
     model = build(Model("p", (1, 4, 4), (L.MaxPooling2D(2, strides=2, padding=1),), data_format="channels_first"))
     x = -1.0 - np.arange(16.0).reshape(1, 4, 4, 1)

@@ -1,4 +1,4 @@
-"""A deliberately naive implementation of every op of :mod:`reference`, the oracle for the fast one.
+"""A deliberately naive implementation of every op of :mod:`convequiv.reference`, the oracle for the fast one.
 
 Written from the definitions in the design brief (§2), sharing no code with ``reference``: padding
 is resolved here again, output lengths come from counting windows, and every op is a set of plain

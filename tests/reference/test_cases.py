@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import cases
-from reference.cases import ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
-from reference.strategies import (
+from convequiv.reference import cases
+from convequiv.reference.cases import ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
+from convequiv.reference.strategies import (
     EDGE_CASES,
     conv_cases,
     depth_pool_cases,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-import reference
-from reference.cases import DepthPoolCase, Example, GlobalPoolCase
-from reference.strategies import depth_pool_cases, examples, global_pool_cases, pin_edge_cases
+from convequiv import reference
+from convequiv.reference.cases import DepthPoolCase, Example, GlobalPoolCase
+from convequiv.reference.strategies import depth_pool_cases, examples, global_pool_cases, pin_edge_cases
 
 from . import naive
 from .support import assert_close, assert_identical

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference
-from reference import windows
-from reference.cases import ConvCase, Example
-from reference.strategies import conv_cases, examples, pin_edge_cases
+from convequiv import reference
+from convequiv.reference import windows
+from convequiv.reference.cases import ConvCase, Example
+from convequiv.reference.strategies import conv_cases, examples, pin_edge_cases
 
 from . import naive
 from .support import assert_close

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-import reference
+from convequiv import reference
 
 X = np.zeros((2, 6, 5, 7))  # N=2, C=6, H=5, W=7
 W = np.zeros((4, 3, 3, 2))  # O=4, C/groups=3 (groups=2), 3x2 kernel

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference
-from reference.cases import ConvCase
-from reference.strategies import PADDING_FORMS, conv_cases, examples, pool_cases
+from convequiv import reference
+from convequiv.reference.cases import ConvCase
+from convequiv.reference.strategies import PADDING_FORMS, conv_cases, examples, pool_cases
 
 from . import naive
 

@@ -20,8 +20,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference
-from reference.strategies import (
+from convequiv import reference
+from convequiv.reference.strategies import (
     conv_cases,
     depth_pool_cases,
     examples,

@@ -1,4 +1,4 @@
-"""``import reference`` imports nothing but NumPy (and the standard library): users install the
+"""``import convequiv.reference`` imports nothing but NumPy (and the standard library): users install the
 oracle without any framework, and Hypothesis is only needed for reference.strategies."""
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import json, sys
 before = set(sys.modules)
 import numpy
 with_numpy = set(sys.modules)
-import reference
-import reference.cases, reference.tolerance
+import convequiv.reference
+import convequiv.reference.cases, convequiv.reference.tolerance
 new = sorted({name.split(".")[0] for name in set(sys.modules) - with_numpy})
-print(json.dumps({"new": new, "all": sorted({m.split(".")[0] for m in sys.modules}),
+print(json.dumps({"new": new, "modules": sorted(set(sys.modules) - with_numpy),
+                  "all": sorted({m.split(".")[0] for m in sys.modules}),
                   "stdlib": sorted(sys.stdlib_module_names)}))
 """
 
-FORBIDDEN = {"torch", "tensorflow", "jax", "jaxlib", "keras", "hypothesis", "scipy", "pytest", "adapters", "convequiv"}
+FORBIDDEN = {"torch", "tensorflow", "jax", "jaxlib", "keras", "hypothesis", "scipy", "pytest", "adapters", "reference"}
 
 
 def test_import_reference_pulls_in_only_numpy():
@@ -37,7 +38,10 @@ def test_import_reference_pulls_in_only_numpy():
     assert not loaded & FORBIDDEN, f"import reference loaded {sorted(loaded & FORBIDDEN)}"
     stdlib = set(data["stdlib"])
     third_party = [
-        name for name in data["new"] if name not in stdlib and name != "reference" and not name.startswith("_")
+        name for name in data["new"] if name not in stdlib and name != "convequiv" and not name.startswith("_")
     ]
     assert third_party == [], f"import reference loaded non-stdlib modules {third_party}"
-    assert "reference" in data["new"]
+    assert "convequiv" in data["new"]
+    assert sorted(m for m in data["modules"] if m.startswith("convequiv")) == [
+        m for m in sorted(data["modules"]) if m.startswith("convequiv.reference") or m == "convequiv"
+    ], "import convequiv.reference loaded more of convequiv than the reference"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference
-from reference import ParamCount
+from convequiv import reference
+from convequiv.reference import ParamCount
 
 
 def test_conv2d_32_filters_3x3_on_3_channels_has_896():

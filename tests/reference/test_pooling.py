@@ -12,9 +12,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-import reference
-from reference.cases import Example, PoolCase
-from reference.strategies import examples, pin_edge_cases, pool_cases
+from convequiv import reference
+from convequiv.reference.cases import Example, PoolCase
+from convequiv.reference.strategies import examples, pin_edge_cases, pool_cases
 
 from . import naive
 from .support import assert_close, assert_identical

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference
-from reference import tolerance
-from reference.strategies import EDGE_CASES, conv_cases, examples, global_pool_cases, pool_cases
+from convequiv import reference
+from convequiv.reference import tolerance
+from convequiv.reference.strategies import EDGE_CASES, conv_cases, examples, global_pool_cases, pool_cases
 
 from . import naive
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from adapters.base import SUPPORTED, Adapter
-from reference.cases import Inputs
+from convequiv.adapters.base import SUPPORTED, Adapter
+from convequiv.reference.cases import Inputs
 
 
 class EchoAdapter(Adapter):

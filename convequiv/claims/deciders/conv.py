@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import conv, conv_params, effective_kernel
+from convequiv.reference import conv, conv_params, effective_kernel
 
 from ..context import Context, Evidence, shape
 from ..model import Decision

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from reference import output_size
+from convequiv.reference import output_size
 
 from ..context import Context, Evidence, shape
 from ..model import Decision

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import depth_pool, global_avg_pool
+from convequiv.reference import depth_pool, global_avg_pool
 
 from ...models import Model, get, infer
 from ...models import layers as L

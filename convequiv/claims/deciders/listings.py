@@ -16,7 +16,7 @@ import types
 
 import numpy as np
 
-from reference import conv, conv_backward, max_pool, max_pool_backward
+from convequiv.reference import conv, conv_backward, max_pool, max_pool_backward
 
 from ..context import Context, Evidence, shape
 from ..model import Decision

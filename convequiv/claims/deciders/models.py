@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from reference import conv_params, output_size
+from convequiv.reference import conv_params, output_size
 
 from ...models import Model, check, get, infer
 from ...models import layers as L

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from reference import avg_pool_backward, conv_backward, max_pool, max_pool_backward, output_size
+from convequiv.reference import avg_pool_backward, conv_backward, max_pool, max_pool_backward, output_size
 
 from ...models import get, infer
 from ..context import Context, Evidence, shape

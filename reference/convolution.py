@@ -15,7 +15,7 @@ the resolved ``(lo, hi)`` pairs. The backward pass, for an upstream gradient ``d
     dxpad[n, g * Cg + c, i * s + k * d] += sum_{o in group g} dy[n, o, i] * w[o, c, k]
 
 and ``dx`` is ``dxpad`` with the padding cropped away. Every sum is one matrix product per block
-of an im2col matrix whose size is bounded by :data:`reference.windows.CHUNK_BYTES`. Inputs are
+of an im2col matrix whose size is bounded by :data:`convequiv.reference.windows.CHUNK_BYTES`. Inputs are
 converted to float64 and the results are float64.
 """
 
@@ -104,7 +104,7 @@ def conv(
     """Grouped N-d cross-correlation ``y = conv(x, w) + b`` (formula in the module docstring).
 
     ``padding``: int, per-dimension ints, per-dimension ``(lo, hi)`` pairs, ``"valid"``, ``"same"``
-    or ``"same_lower"`` (see :mod:`reference.geometry`). Returns float64 ``(N, O, *out)``.
+    or ``"same_lower"`` (see :mod:`convequiv.reference.geometry`). Returns float64 ``(N, O, *out)``.
     """
     op = "conv"
     xa, wa, g, geom = _setup(op, x, w, stride, padding, dilation, groups)
