@@ -22,6 +22,28 @@ exact: its forward bound is zero.
 This bound is rigorous for every correct summation algorithm; it does not cover algorithms that
 transform the inputs first (Winograd, FFT). A layout bug (a transposed kernel, shifted padding)
 produces errors of the order of ``magnitude`` itself, far above the bound.
+
+The same analysis decides every other comparison of values computed two ways: a batched against a
+per-sample convolution, a framework against the reference, a window-by-window sum against an
+im2col product. Neither side is exact (their summation orders differ between BLAS kernels, CPUs
+and libraries), but each lies within its own bound of the exact sum, so :func:`agree` accepts
+them when they are within the sum of both bounds::
+
+    |a - b| <= (gamma(n + 1, dtype_a) + gamma(n + 1, dtype_b)) * magnitude
+               + 2 * n * (tiny(dtype_a) + tiny(dtype_b))
+
+with ``n`` the larger of the two term counts (a zero product, or a zero added, is exact and may
+be counted or not). The dtype of a side is the precision it was computed in: float32 for a
+framework's float32 result (its inputs rounded to float32 first, as above), float64 for the
+reference; an exact side (an integer, the ``1`` a normalised sum must give) contributes nothing.
+For a float64 side the ``tiny`` term is negligible; with ``dtype_b = float64`` the bound is
+``sum_bound`` plus ``2 * n * tiny(float64)``. A single correctly rounded operation (a division,
+a subtraction of two values, a conversion to float32) counts as one term. Operations that round
+nothing are compared bit for bit and need no bound: max and min (pooling forward), copies and
+reshapes, routing one gradient per input cell (non-overlapping max windows), sums of exact zeros,
+integer counts and shapes. Statistical checks (the fraction of values dropout zeroes) are not
+rounding questions: their margins are a stated number of standard deviations of the sampling
+distribution.
 """
 
 from __future__ import annotations
@@ -114,3 +136,31 @@ def global_avg_pool_bound(x, *, dtype, keepdims=False) -> np.ndarray:
     """A mean of ``prod(spatial)`` terms."""
     xa = np.abs(np.asarray(x, dtype=np.float64))
     return sum_bound(global_avg_pool(xa, keepdims=keepdims), xa[0, 0].size + 1, dtype)
+
+
+def agree(a, b, magnitude, terms: int, dtype: DTypeLike, other: DTypeLike = np.float64) -> bool:
+    """Whether ``a`` and ``b``, two computations of the same sums, agree up to their rounding.
+
+    Each value is a sum of at most ``terms`` rounded products in any order; ``a`` was computed in
+    ``dtype``, ``b`` in ``other`` (float64 by default, as the reference computes; ``None`` when
+    ``b`` is exact); ``magnitude`` is the same sums over absolute values (it broadcasts against
+    ``a``). Each side lies within its gamma bound of the exact sum, so elementwise (module
+    docstring)::
+
+        |a - b| <= (gamma(terms + 1, dtype) + gamma(terms + 1, other)) * |magnitude|
+                   + 2 * terms * (tiny(dtype) + tiny(other))
+
+    where an exact ``b`` (``other=None``) contributes neither of its terms. Equal elements
+    (infinities included) always agree; a NaN on either side, or ``a`` and ``b`` of different
+    shapes, never do.
+    """
+    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a64.shape != b64.shape:
+        return False
+    terms = max(int(terms), 1)
+    sides = [dtype] if other is None else [dtype, other]
+    factor = sum(gamma(terms + 1, side) for side in sides)
+    floor = 2 * terms * sum(float(np.finfo(np.dtype(side)).tiny) for side in sides)
+    bound = factor * np.abs(np.asarray(magnitude, dtype=np.float64)) + floor
+    with np.errstate(invalid="ignore"):
+        return bool(np.all((a64 == b64) | (np.abs(a64 - b64) <= bound)))

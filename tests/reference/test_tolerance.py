@@ -176,3 +176,83 @@ def test_global_avg_pool_bound_bounds_a_float32_mean(ex):
     exact = reference.global_avg_pool(inputs.x, keepdims=case.keepdims)
     bound = tolerance.global_avg_pool_bound(inputs.x, dtype=np.float32, keepdims=case.keepdims)
     assert np.all(np.abs(y32.astype(np.float64) - exact) <= bound), ex
+
+
+def test_agree_formula():
+    """agree's bound is (gamma(terms + 1, dtype) + gamma(terms + 1, other)) * |magnitude| + 2 terms (tiny(dtype) +
+    tiny(other)), elementwise; an exact other (None) contributes nothing. At the bound the two agree, one step above
+    it they do not."""
+    magnitude = np.array([0.0, 1.0, -3.5, 1e30])
+    for dtype, other in ((np.float64, np.float64), (np.float32, np.float64), (np.float32, np.float32)):
+        bound = (tolerance.gamma(10, dtype) + tolerance.gamma(10, other)) * np.abs(magnitude) + 18 * (
+            float(np.finfo(dtype).tiny) + float(np.finfo(other).tiny)
+        )
+        zero = np.zeros_like(magnitude)
+        assert tolerance.agree(zero, bound, magnitude, 9, dtype, other)
+        assert tolerance.agree(-bound, zero, magnitude, 9, dtype, other)
+        for i in range(magnitude.size):
+            above = bound.copy()
+            above[i] = np.nextafter(bound[i], np.inf)
+            assert not tolerance.agree(zero, above, magnitude, 9, dtype, other), (dtype, other, i)
+    exact = tolerance.gamma(10, np.float32) * np.abs(magnitude) + 18 * float(np.finfo(np.float32).tiny)
+    assert tolerance.agree(np.zeros(4), exact, magnitude, 9, np.float32, None)
+    assert not tolerance.agree(np.zeros(4), exact * (1 + 2**-40), magnitude, 9, np.float32, None)
+    # float64 against the reference: sum_bound plus 2 terms tiny(float64)
+    np.testing.assert_array_equal(
+        tolerance.sum_bound(magnitude, 9, np.float32) + 18 * float(np.finfo(np.float64).tiny),
+        (tolerance.gamma(10, np.float32) + tolerance.gamma(10, np.float64)) * np.abs(magnitude)
+        + 18 * (float(np.finfo(np.float32).tiny) + float(np.finfo(np.float64).tiny)),
+    )
+
+
+def test_agree_equal_values_shapes_and_nan():
+    """Equal values agree with no magnitude at all (infinities too); different shapes or a NaN never agree."""
+    values = np.array([1.5, -np.inf, np.inf, 0.0])
+    assert tolerance.agree(values, values.copy(), np.zeros(4), 1, np.float64)
+    assert not tolerance.agree(values, values[:3], np.ones(4), 1, np.float64)
+    assert not tolerance.agree(np.ones((2, 1)), np.ones((1, 2)), 1.0, 1, np.float64)
+    assert not tolerance.agree(np.array([np.nan]), np.array([np.nan]), np.array([1e300]), 1, np.float64)
+    assert not tolerance.agree(np.array([1.0, 2.0]), np.array([1.0, 2.5]), np.array([1.0, 2.0]), 1, np.float64)
+
+
+@given(
+    values=st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=400),
+    width=st.sampled_from([32, 64]),
+)
+def test_agree_accepts_two_summation_orders(values, width):
+    """Two real computations of the same sum in different orders, both in float32 or both in float64 (pairwise
+    np.sum against a sequential cumsum, sorted against reversed), and a float32 sum against a float64 one, agree.
+    One step beyond the bound around the float64 result, they would not (the bound has no hidden slack)."""
+    dtype = np.float32 if width == 32 else np.float64
+    a = np.array(values, dtype)
+    n = a.size
+    magnitude = np.abs(a.astype(np.float64)).sum()
+    pairwise, sequential = np.sum(a, dtype=dtype), np.cumsum(a, dtype=dtype)[-1]
+    ascending, reverse = np.sum(np.sort(a), dtype=dtype), np.cumsum(a[::-1], dtype=dtype)[-1]
+    assert tolerance.agree(pairwise, sequential, magnitude, n, dtype, dtype)
+    assert tolerance.agree(ascending, reverse, magnitude, n, dtype, dtype)
+    as64 = np.cumsum(a.astype(np.float64))[-1]
+    assert tolerance.agree(sequential, as64, magnitude, n, dtype)
+    factor = tolerance.gamma(n + 1, dtype) + tolerance.gamma(n + 1, np.float64)
+    floor = 2 * n * (float(np.finfo(dtype).tiny) + float(np.finfo(np.float64).tiny))
+    beyond = np.nextafter(float(as64) + factor * magnitude + floor, np.inf)
+    while beyond - float(as64) <= factor * magnitude + floor:
+        beyond = np.nextafter(beyond, np.inf)
+    assert not tolerance.agree(beyond, as64, magnitude, n, dtype)
+
+
+@given(ex=examples(conv_cases(), values=("normal",)))
+def test_agree_accepts_real_convolutions_computed_two_ways(ex):
+    """The reference convolution of a batch against the same convolution sample by sample (different BLAS calls,
+    so possibly different summation orders), and a float32 convolution (float32_conv above) against the reference,
+    agree within agree's float64 and float32 bounds."""
+    case = ex.case
+    inputs = ex.inputs(np.float32)
+    kw = case.kwargs()
+    x, w, b = inputs.x, inputs.w, inputs.b
+    batched = reference.conv(x, w, b, **kw)
+    single = np.concatenate([reference.conv(x[i : i + 1], w, b, **kw) for i in range(x.shape[0])])
+    magnitude = reference.conv(np.abs(x), np.abs(w), None if b is None else np.abs(b), **kw)
+    terms = w[0].size + 1
+    assert tolerance.agree(batched, single, magnitude, terms, np.float64)
+    assert tolerance.agree(float32_conv(x, w, b, **kw), batched, magnitude, terms, np.float32)
