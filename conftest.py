@@ -1,3 +1,3 @@
-"""Root conftest: the convequiv pytest plugin (options, profiles, adapters, report)."""
-
-pytest_plugins = ["convequiv.pytest_plugin"]
+"""Root conftest of the repository. The equivalence suite's plugin (convequiv.pytest_plugin) is
+registered by the package's ``pytest11`` entry point, so it serves ``pytest --pyargs convequiv.suite``
+from an installed wheel exactly as it serves this checkout."""

@@ -23,7 +23,8 @@ import os
 import sys
 from importlib import metadata
 
-from .base import SUPPORTED, Adapter, Semantics, Supported, Unsupported, UnsupportedCase
+from .base import SUPPORTED, Adapter, Plan, Semantics, Supported, Unsupported, UnsupportedCase
+from .legacy import wrap
 
 ENTRY_POINT_GROUP = "convequiv.adapters"
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
@@ -95,9 +96,11 @@ def _from_path(path: str) -> type[Adapter]:
 
 def _instantiate(cls: type[Adapter], spec: str) -> Adapter:
     try:
-        return cls()
+        adapter = wrap(cls())
     except ImportError as exc:
         raise AdapterError(f"adapter {spec!r} needs a framework that is not installed: {exc}") from exc
+    adapter.spec = spec  # type: ignore[attr-defined]  # what selects it again (reproduction lines)
+    return adapter
 
 
 def load(spec: str) -> Adapter:
@@ -115,7 +118,7 @@ def load(spec: str) -> Adapter:
         if current not in (None, backend):
             from .remote import RemoteAdapter
 
-            if spec not in _WORKERS or not _WORKERS[spec].alive():
+            if spec not in _WORKERS or not _WORKERS[spec].alive():  # type: ignore[attr-defined]
                 _WORKERS[spec] = RemoteAdapter(spec, {"KERAS_BACKEND": backend})
             return _WORKERS[spec]
         os.environ["KERAS_BACKEND"] = backend
@@ -123,10 +126,7 @@ def load(spec: str) -> Adapter:
             import_torch_first()
         from .keras_adapter import KerasAdapter
 
-        try:
-            return KerasAdapter()
-        except ImportError as exc:
-            raise AdapterError(f"adapter {spec!r} cannot import its framework: {exc}") from exc
+        return _instantiate(KerasAdapter, spec)
     if ":" in spec:
         return _instantiate(_from_path(spec), spec)
     if spec in BUILTIN:
@@ -156,6 +156,7 @@ __all__ = [
     "SUPPORTED",
     "Adapter",
     "AdapterError",
+    "Plan",
     "Semantics",
     "Supported",
     "Unsupported",

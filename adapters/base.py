@@ -1,67 +1,111 @@
 """The one interface every framework adapter implements.
 
 Data crosses the boundary as channels-first NumPy arrays of the dtype under test; the adapter owns
-every layout change (NHWC, HWIO, depthwise kernels) and every translation from canonical padding
-(:func:`convequiv.reference.resolve_padding`) to the framework's own spelling. An adapter exposes one or more
-*APIs* (e.g. ``"functional"`` for ``torch.nn.functional`` and ``"layer"`` for ``torch.nn`` modules);
-the suite checks each.
+every layout change and every translation from canonical padding to the framework's own spelling
+(all written once, in :mod:`convequiv.adapters.translate`). An adapter exposes one or more *APIs*
+(e.g. ``"functional"`` for ``torch.nn.functional`` and ``"layer"`` for ``torch.nn`` modules); the
+suite checks each.
 
-For every (case, api, dtype) an adapter answers :meth:`Adapter.support`: :data:`SUPPORTED` or an
-:class:`Unsupported` with a reason and the evidence the suite checks:
+For every (case, api, dtype) an adapter decides once, in :meth:`Adapter.support`, how the case
+reaches the framework: a :class:`Plan` (the callable, the padding argument, a pre-pad, the layouts)
+or :class:`Unsupported` with a reason and the evidence the suite checks:
 
-* ``evidence="refuses"``: :meth:`Adapter.attempt` makes the native call, which must raise;
-* ``evidence="lacks"``: the framework callable ``target`` (dotted path) has no ``parameter``;
+* ``evidence="refuses"``: running ``attempt`` (a plan of the native call) must raise *inside the
+  framework*: the innermost frame of the traceback lies in one of :attr:`Adapter.frameworks`, or,
+  where the framework raises from compiled code called directly by the adapter, the error message
+  matches the declared ``message`` (a regular expression). An error of the adapter's own code is
+  never taken as the framework's refusal;
+* ``evidence="lacks"``: the framework callable ``target`` (dotted path) has no ``parameter`` (or,
+  with no ``parameter``, the framework has no callable ``target`` at all);
 * ``evidence="unsafe"``: running the case can corrupt the process (the framework writes outside
   its buffers), so it is not run; :meth:`Adapter.probe_hazard` shows the hazard without triggering
   it and returns what it saw (and fails once the framework is fixed).
 
+:meth:`Adapter.run` executes a plan and never decides again. The plan is what failure messages and
+reports show as "how the case reached the framework" (:meth:`Plan.describe`); its ``route`` names
+the translation path, so the suite can show that every path was exercised.
+
 :meth:`Adapter.semantics` declares which variant of a contested semantic the framework implements
-for a case (max-gradient tie policy, NaN policy); the suite proves each declaration.
+for a case (max-gradient tie policy, NaN policy); the suite proves each declaration. An adapter
+of a runtime without gradients declares ``produces = frozenset({"y"})``: the other outputs are
+reported as not checked, never as agreeing.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
+import re
+import traceback
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
-from convequiv.reference.cases import Case, ConvCase, PoolCase
+from convequiv.reference.cases import Case
+from convequiv.reference.geometry import Pads
+
+Arrays = dict[str, np.ndarray]
+#: Every output a check compares, in report order.
+OUTPUTS = ("y", "dx", "dw", "db")
+GRADIENTS = frozenset({"y", "dx", "dw", "db"})
 
 
 @dataclass(frozen=True)
-class Supported:
-    """The adapter can express the case in the framework."""
+class Plan:
+    """How one case reaches the framework, decided once by :meth:`Adapter.support`.
 
-    how: str = ""
+    ``route`` is a short, stable name of the translation path (``"native"``, ``"pre-pad"``, ...),
+    ``call`` the framework callable as a user would write it, ``padding`` the padding argument it
+    receives, ``prepad`` the explicit ``(lo, hi)`` pairs a pad op applies first (filled with
+    ``pad_value``), ``layout`` and ``kernel_layout`` the layouts handed to the framework.
+    Adapters subclass it to carry what their ``run`` needs.
+    """
 
-    def __bool__(self) -> bool:
-        return True
+    case: Case
+    api: str
+    dtype: str
+    route: str
+    call: str
+    padding: object = None
+    prepad: Pads | None = None
+    pad_value: float = 0.0
+    layout: str = "channels_first"
+    kernel_layout: str = ""
 
-
-SUPPORTED = Supported()
+    def describe(self) -> str:
+        """One line: the call with its padding, and the pre-pad if any."""
+        text = self.call if self.padding is None else f"{self.call}(padding={self.padding!r})"
+        if self.prepad is not None:
+            text += f" after a pad of {list(self.prepad)} with {self.pad_value:g}"
+        if self.layout != "channels_first":
+            text += f", {self.layout}"
+        return f"{text} [{self.route}]"
 
 
 @dataclass(frozen=True)
 class Unsupported:
-    """The framework cannot express the case; ``evidence`` says how the suite verifies that."""
+    """The framework cannot express the case; ``evidence`` says how the suite verifies that.
+
+    ``attempt`` (with ``evidence="refuses"``) is the plan of the native call that must raise, and
+    ``message`` an optional regular expression its error message must match.
+    """
 
     reason: str
     evidence: str = "refuses"
     target: str = ""
     parameter: str = ""
+    attempt: Plan | None = field(default=None, compare=False)
+    message: str = ""
 
     def __bool__(self) -> bool:
         return False
 
     def __str__(self) -> str:
         return f"unsupported: {self.reason}"
-
-
-Support = Supported | Unsupported
 
 
 @dataclass(frozen=True)
@@ -72,8 +116,44 @@ class Semantics:
     nan: str = "propagate"
 
 
+@dataclass(frozen=True)
+class Supported:
+    """The answer of :meth:`Adapter.support` in convequiv 0.1 (before plans); still understood from
+    adapters written against that interface (:mod:`convequiv.adapters.legacy`)."""
+
+    how: str = ""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+SUPPORTED = Supported()
+
+
 class UnsupportedCase(Exception):
-    """Raised by :meth:`Adapter.run` when called with a case that :meth:`support` rejects."""
+    """Raised by :meth:`Adapter.run` when called with a case that :meth:`Adapter.support` rejects."""
+
+
+class NotRefused(AssertionError):
+    """An ``Unsupported`` claim that the framework contradicts (it ran, or the error was not its own)."""
+
+
+def _package_roots(modules: tuple[str, ...]) -> list[Path]:
+    roots = []
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            roots.append(Path(location).resolve())
+    return roots
+
+
+def raised_inside(exc: BaseException, modules: tuple[str, ...]) -> bool:
+    """Whether the innermost frame of ``exc``'s traceback lies in one of the packages ``modules``."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return False
+    innermost = Path(frames[-1].filename).resolve()
+    return any(innermost.is_relative_to(root) for root in _package_roots(modules))
 
 
 class Adapter(ABC):
@@ -83,9 +163,13 @@ class Adapter(ABC):
     name: ClassVar[str]
     #: Distribution names whose versions the report header prints.
     distributions: ClassVar[tuple[str, ...]] = ()
+    #: Top-level modules of the framework: a refusal must be raised inside one of them.
+    frameworks: ClassVar[tuple[str, ...]] = ()
     #: The framework entry points checked, e.g. ``("functional", "layer")``.
     apis: ClassVar[tuple[str, ...]] = ("functional",)
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64")
+    #: The outputs ``run`` returns: ``y`` and the gradients, or only ``y`` for a forward-only runtime.
+    produces: ClassVar[frozenset[str]] = GRADIENTS
     #: True where every new case costs a compilation (XLA: ``jax``, ``keras[jax]``), 0.1-0.5 s on a
     #: CPU against well under 1 ms to run it; the suite then draws the profile's smaller
     #: ``compiled_examples`` budget per property for this adapter (``--compiled-examples``).
@@ -116,30 +200,24 @@ class Adapter(ABC):
         """Import the framework and run one tiny op of each kind (called once per session)."""
 
     @abstractmethod
-    def support(self, case: Case, api: str, dtype: str) -> Support:
-        """Whether this adapter can run ``case`` through ``api`` in ``dtype``."""
+    def support(self, case: Case, api: str, dtype: str) -> Plan | Unsupported:
+        """How this adapter runs ``case`` through ``api`` in ``dtype``, or why it cannot."""
 
     def semantics(self, case: Case, api: str) -> Semantics:
         """Declared tie and NaN policies of the framework op used for ``case``."""
         return Semantics()
 
     @abstractmethod
-    def run(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> dict[str, np.ndarray]:
-        """Forward and backward of ``case`` on channels-first ``inputs`` (``x``, ``dy``, and for
+    def run(self, plan: Plan, inputs: Arrays) -> Arrays:
+        """Forward and backward of ``plan.case`` on channels-first ``inputs`` (``x``, ``dy``, and for
         convolutions ``w`` and optionally ``b``) of the dtype under test.
 
-        Returns channels-first arrays: ``y`` and ``dx``, plus ``dw`` (and ``db`` with a bias) for
-        convolutions; gradients are those of ``sum(dy * y)`` through the framework's autodiff.
+        Returns channels-first arrays: ``y`` and, per :attr:`produces`, ``dx``, plus ``dw`` (and ``db``
+        with a bias) for convolutions; gradients are those of ``sum(dy * y)`` through the
+        framework's autodiff.
         """
 
-    def attempt(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> object:
-        """Make the native call for a case declared ``Unsupported(evidence="refuses")``.
-
-        It must raise; an adapter that claims a refusal overrides this.
-        """
-        raise NotImplementedError(f"{self.name} claims a refusal for {case!r} but has no attempt()")
-
-    def probe_hazard(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> str:
+    def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
         """For a case declared ``Unsupported(evidence="unsafe")``: show, safely, what makes running
         it dangerous and describe it. Raises ``AssertionError`` when the hazard is not there."""
         raise AssertionError(f"{self.name} claims {case!r} is unsafe to run but has no probe_hazard()")
@@ -154,36 +232,55 @@ class Adapter(ABC):
         ``None`` when ``api`` builds no layer object."""
         return None
 
-    def prove_unsupported(self, verdict: Unsupported, case: Case, inputs: dict[str, np.ndarray], api: str) -> str:
+    def prove_unsupported(self, verdict: Unsupported, case: Case, inputs: Arrays, api: str) -> str:
         """Check an ``Unsupported`` claim against the framework; return the evidence found.
 
-        Raises ``AssertionError`` when the framework does, in fact, accept the case.
+        Raises :class:`NotRefused` when the framework does, in fact, accept the case, or when the
+        error raised is not the framework's own (module docstring).
         """
         if verdict.evidence == "lacks":
-            module_name, _, attr = verdict.target.rpartition(".")
-            target = getattr(importlib.import_module(module_name), attr)
-            params = inspect.signature(target).parameters
-            assert verdict.parameter not in params, (
-                f"{self.name}: claims {verdict.target} has no parameter {verdict.parameter!r}, but it does"
-            )
-            return f"{verdict.target} has no parameter {verdict.parameter!r}"
+            return self._prove_lacks(verdict)
         if verdict.evidence == "unsafe":
             return self.probe_hazard(case, inputs, api)
-        if type(self).attempt is Adapter.attempt:
-            raise AssertionError(f"{self.name} claims a refusal for {case!r} but has no attempt()")
+        if verdict.evidence != "refuses":
+            raise NotRefused(f"{self.name}: unknown evidence {verdict.evidence!r} for {case!r}")
+        if verdict.attempt is None:
+            raise NotRefused(f"{self.name} claims a refusal for {case!r} but names no attempt")
         try:
-            self.attempt(case, inputs, api)
-        except Exception as exc:  # the framework's own refusal, whatever its type
-            text = str(exc).strip()
-            return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
-        raise AssertionError(f"{self.name}: claims the framework refuses {case!r} ({verdict.reason}), but it ran")
+            self.run(verdict.attempt, inputs)
+        except Exception as exc:
+            return self._refusal_evidence(verdict, exc)
+        raise NotRefused(f"{self.name}: claims the framework refuses {case!r} ({verdict.reason}), but it ran")
 
+    def _prove_lacks(self, verdict: Unsupported) -> str:
+        module_name, _, attr = verdict.target.rpartition(".")
+        if self.frameworks and module_name.split(".")[0] not in self.frameworks:
+            raise NotRefused(f"{self.name}: {verdict.target} is not part of {', '.join(self.frameworks)}")
+        module = importlib.import_module(module_name)
+        if not verdict.parameter:  # the framework has no such callable at all
+            if hasattr(module, attr):
+                raise NotRefused(f"{self.name}: claims there is no {verdict.target}, but there is")
+            return f"{module_name} has no {attr}"
+        target = getattr(module, attr)
+        if verdict.parameter in inspect.signature(target).parameters:
+            raise NotRefused(
+                f"{self.name}: claims {verdict.target} has no parameter {verdict.parameter!r}, but it does"
+            )
+        return f"{verdict.target} has no parameter {verdict.parameter!r}"
 
-def explicit_pads(case: ConvCase | PoolCase) -> tuple[tuple[int, int], ...]:
-    """The case's padding resolved to explicit ``(lo, hi)`` pairs."""
-    return case.pads
-
-
-def symmetric(case: ConvCase | PoolCase) -> bool:
-    """Whether the resolved padding is the same on both sides of every dimension."""
-    return all(lo == hi for lo, hi in case.pads)
+    def _refusal_evidence(self, verdict: Unsupported, exc: Exception) -> str:
+        text = str(exc).strip()
+        first_line = text.splitlines()[0][:200] if text else ""
+        summary = f"{type(exc).__name__}: {first_line}"
+        if verdict.message:
+            if re.search(verdict.message, text) is None:
+                raise NotRefused(
+                    f"{self.name}: the refusal of {verdict.attempt!r} should match {verdict.message!r}, got {summary}"
+                ) from exc
+            return summary
+        if not raised_inside(exc, self.frameworks):
+            raise NotRefused(
+                f"{self.name}: {summary} was raised outside {', '.join(self.frameworks) or 'the framework'} "
+                "(an error of the adapter, not a refusal of the framework)"
+            ) from exc
+        return summary

@@ -18,9 +18,11 @@ import sys
 import traceback
 from typing import Any
 
-from .base import Adapter, Support
+from .base import Adapter, Arrays, Plan, Unsupported
 
 _HEADER = struct.Struct("!Q")
+#: Class attributes of the remote adapter copied to its proxy.
+_INFO = ("apis", "dtypes", "distributions", "frameworks", "produces", "compiles_per_case")
 
 
 def _send(fd: int, obj: object) -> None:
@@ -68,7 +70,8 @@ class RemoteAdapter(Adapter):
         self._out, self._in = to_worker_w, from_worker_r
         atexit.register(self.close)
         info = self._call("__info__")
-        self.apis, self.dtypes, self.distributions, self.compiles_per_case = info  # type: ignore[misc]
+        for attribute, value in info.items():
+            setattr(self, attribute, value)
 
     def _call(self, method: str, *args: object, **kwargs: object) -> Any:
         if self._proc.poll() is not None:
@@ -103,17 +106,14 @@ class RemoteAdapter(Adapter):
     def warm_up(self):
         return self._call("warm_up")
 
-    def support(self, case, api, dtype) -> Support:
+    def support(self, case, api, dtype) -> Plan | Unsupported:
         return self._call("support", case, api, dtype)
 
     def semantics(self, case, api):
         return self._call("semantics", case, api)
 
-    def run(self, case, inputs, api):
-        return self._call("run", case, inputs, api)
-
-    def attempt(self, case, inputs, api):
-        return self._call("attempt", case, inputs, api)
+    def run(self, plan: Plan, inputs: Arrays) -> Arrays:
+        return self._call("run", plan, inputs)
 
     def probe_hazard(self, case, inputs, api):
         return self._call("probe_hazard", case, inputs, api)
@@ -151,7 +151,7 @@ def _serve(spec: str, in_fd: int, out_fd: int) -> None:
             return
         try:
             if method == "__info__":
-                result: Any = (adapter.apis, adapter.dtypes, adapter.distributions, adapter.compiles_per_case)
+                result: Any = {name: getattr(adapter, name) for name in _INFO}
             else:
                 result = getattr(adapter, method)(*args, **kwargs)
             reply: tuple[str, Any] = ("ok", result)

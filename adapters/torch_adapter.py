@@ -2,20 +2,28 @@
 
 Layouts are PyTorch's own (channels-first, weights ``(O, C / groups, *kernel)``), so no transposes.
 
-Padding translation (canonical -> PyTorch):
+Padding translation (canonical -> PyTorch), decided once per case in :meth:`TorchAdapter.support`:
 
-* convolution: ``"valid"`` and symmetric explicit padding map to ``padding=`` directly; ``"same"``
-  maps to ``padding="same"`` at stride 1 (PyTorch puts the odd cell at the end, like SAME_UPPER);
-  everything else (``"same"`` with stride > 1, which PyTorch refuses, ``"same_lower"``,
-  asymmetric pairs) becomes ``F.pad`` followed by an unpadded convolution;
-* pooling takes only symmetric padding of at most ``kernel // 2`` (not the effective kernel). Other paddings are
-  applied with ``F.pad`` (``-inf`` for max, zeros for average with ``count_include_pad=True``)
-  when that gives exactly the canonical windows — always without ``ceil_mode``, and with it when
-  the output shape is unchanged (``ceil_mode`` drops a last window that starts in the *right*
-  padding, which a pre-padded input no longer distinguishes). Otherwise the case is unsupported.
+* convolution (routes ``native`` and ``pre-pad``): ``"valid"`` and symmetric explicit padding map
+  to ``padding=`` directly; ``"same"`` maps to ``padding="same"`` at stride 1 (PyTorch puts the odd
+  cell at the end, like SAME_UPPER); everything else (``"same"`` with stride > 1, which PyTorch
+  refuses, ``"same_lower"``, asymmetric pairs) becomes ``F.pad`` followed by an unpadded
+  convolution;
+* pooling takes only symmetric padding of at most ``kernel // 2`` (not the effective kernel). Other
+  paddings are applied with ``F.pad`` (route ``pre-pad``: ``-inf`` for max, zeros for average with
+  ``count_include_pad=True``) when that gives exactly the canonical windows — always without
+  ``ceil_mode``, and with it when the output shape is unchanged (``ceil_mode`` drops a last window
+  that starts in the *right* padding, which a pre-padded input no longer distinguishes). Otherwise
+  the case is unsupported: the native call with that padding raises.
+
+A pre-padded max pooling input turns padding into real ``-inf`` elements: where a window's input
+taps are all ``-inf`` (or NaN-free and ``-inf``) and its first tap is padding, PyTorch's first-maximum
+rule sends the gradient to the padding cell (recorded divergence ``torch-maxpool-prepad-neginf-tie``,
+an artefact of the emulation, not of native PyTorch).
 
 Refusals: ``avg_pool3d`` rejects an (unpadded) input smaller than the kernel, although the padded
-input holds every window (``avg_pool1d``/``2d`` accept the same geometry).
+input holds every window (``avg_pool1d``/``2d`` accept the same geometry). Max pooling with a window
+that reads only padding is not run at all (evidence ``unsafe``, :meth:`TorchAdapter.probe_hazard`).
 
 Contested semantics (PyTorch CPU kernels): max pooling and adaptive max pooling send the gradient
 to the first maximum (``val > maxval`` in row-major order); ``amax`` splits it evenly among tied
@@ -25,6 +33,7 @@ maxima (documented in ``torch.amax``). NaN propagates through every max.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -33,14 +42,13 @@ import torch.nn.functional as F
 from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
 from convequiv.reference.geometry import window_geometry
 
-from .base import SUPPORTED, Adapter, Semantics, Support, Supported, Unsupported
+from . import translate as tr
+from .base import Adapter, Arrays, Plan, Semantics, Unsupported
 
-_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
-
-def _flat_pad(pads: tuple[tuple[int, int], ...]) -> list[int]:
-    """``F.pad`` order: last dimension first, ``(lo, hi)`` each."""
-    return [v for lo, hi in reversed(pads) for v in (lo, hi)]
+@dataclass(frozen=True)
+class TorchPlan(Plan):
+    """``call`` is run on the (pre-padded) input with ``padding``; ``ceil_mode`` as the case's."""
 
 
 def _padding_only_windows(case: PoolCase) -> np.ndarray:
@@ -48,9 +56,16 @@ def _padding_only_windows(case: PoolCase) -> np.ndarray:
     return case.window_counts(np.ones(case.x_shape, dtype=bool)) == 0
 
 
+def _module_name(case: PoolCase | GlobalPoolCase) -> str:
+    if isinstance(case, GlobalPoolCase):
+        return f"torch.nn.Adaptive{case.mode.capitalize()}Pool{case.nd}d"
+    return f"torch.nn.{case.kind.capitalize()}Pool{case.nd}d"
+
+
 class TorchAdapter(Adapter):
     name = "torch"
     distributions = ("torch",)
+    frameworks = ("torch",)
     apis = ("functional", "layer")
 
     def apis_for(self, op: str) -> tuple[str, ...]:
@@ -61,15 +76,51 @@ class TorchAdapter(Adapter):
         x = torch.zeros(1, 1, 4, 4, requires_grad=True)
         F.max_pool2d(F.conv2d(x, torch.ones(1, 1, 2, 2)), 2).sum().backward()
 
-    # ------------------------------------------------------------------ support
-    def _pool_translation(self, case: PoolCase) -> Support:
-        """How a pooling case reaches PyTorch (see module docstring)."""
-        pads = case.pads
-        if case.kind == "avg" and case.nd == 3 and any(n < k for n, k in zip(case.x_shape[2:], case.kernel)):
+    # ------------------------------------------------------------------ plans
+    def support(self, case: Case, api: str, dtype: str) -> TorchPlan | Unsupported:
+        if case.nd > 3:
             return Unsupported(
-                "avg_pool3d refuses an input smaller than the kernel, even when padding makes every window fit"
+                f"PyTorch has no {case.nd}-D convolution or pooling",
+                "lacks",
+                f"torch.nn.functional.{case.op}{case.nd}d",
             )
-        native = all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(pads, case.kernel))
+        if isinstance(case, ConvCase):
+            return self._conv_plan(case, api, dtype)
+        if isinstance(case, PoolCase):
+            return self._pool_plan(case, api, dtype)
+        if isinstance(case, DepthPoolCase):
+            reduce = "amax" if case.mode == "max" else "mean"
+            return TorchPlan(case, api, dtype, "unfold", f"Tensor.unfold(1, k, s).{reduce}(-1)")
+        if isinstance(case, GlobalPoolCase):
+            if api == "functional":
+                reduce = "torch.amax" if case.mode == "max" else "torch.mean"
+                return TorchPlan(case, api, dtype, "reduction", f"{reduce}(dim=spatial)")
+            return TorchPlan(case, api, dtype, "adaptive", f"{_module_name(case)}(1)")
+        return Unsupported(f"unknown case type {type(case).__name__}", "lacks", "torch.nn.functional.unknown")
+
+    def _conv_plan(self, case: ConvCase, api: str, dtype: str) -> TorchPlan:
+        call = f"torch.nn.functional.conv{case.nd}d" if api == "functional" else f"torch.nn.Conv{case.nd}d"
+        if case.padding == "valid":
+            return TorchPlan(case, api, dtype, "native", call, "valid")
+        if case.padding == "same" and all(s == 1 for s in case.stride):
+            return TorchPlan(case, api, dtype, "native same", call, "same")
+        if tr.symmetric(case.pads):
+            return TorchPlan(case, api, dtype, "native", call, tr.per_side(case.pads))
+        return TorchPlan(case, api, dtype, "pre-pad", call, (0,) * case.nd, prepad=case.pads)
+
+    def _pool_plan(self, case: PoolCase, api: str, dtype: str) -> TorchPlan | Unsupported:
+        pads = case.pads
+        call = f"torch.nn.functional.{case.kind}_pool{case.nd}d" if api == "functional" else _module_name(case)
+        native = tr.symmetric(pads) and tr.torch_pool_takes(pads, case.kernel)
+        native_padding = tr.per_side(pads) if tr.symmetric(pads) else pads
+        attempt = TorchPlan(case, api, dtype, "native", call, native_padding)
+        small = any(n < k for n, k in zip(case.x_shape[2:], case.kernel))
+        if native and case.kind == "avg" and case.nd == 3 and small:
+            return Unsupported(
+                "avg_pool3d refuses an input smaller than the kernel, even when padding makes every window fit",
+                attempt=attempt,
+                message="smaller than kernel size",
+            )
         if native and case.kind == "max" and _padding_only_windows(case).any():
             return Unsupported(
                 "a window reads only padding (dilation steps over every input element): PyTorch's CPU "
@@ -79,16 +130,19 @@ class TorchAdapter(Adapter):
                 evidence="unsafe",
             )
         if native:
-            return Supported("native padding")
+            return attempt
+        refusal = "pad should be at most half|must be tuple of ints"
         if case.kind == "avg" and not case.count_include_pad:
             return Unsupported(
                 "average pooling with count_include_pad=False needs symmetric padding of at most "
-                "half the kernel; a pre-padded input would count the padding"
+                "half the kernel; a pre-padded input would count the padding",
+                attempt=attempt,
+                message=refusal,
             )
         if case.ceil_mode:
             prepadded = window_geometry(
                 case.op,
-                tuple(n + lo + hi for n, (lo, hi) in zip(case.x_shape[2:], pads)),
+                tr.padded_sizes(case.x_shape[2:], pads),
                 case.kernel,
                 stride=case.resolved_stride,
                 padding=0,
@@ -98,20 +152,12 @@ class TorchAdapter(Adapter):
             if prepadded.out != case.out_shape[2:]:
                 return Unsupported(
                     "ceil_mode with padding PyTorch cannot take natively: pre-padding would change "
-                    "which last window ceil_mode drops"
+                    "which last window ceil_mode drops",
+                    attempt=attempt,
+                    message=refusal,
                 )
-        return Supported("F.pad, then pooling without padding")
-
-    def support(self, case: Case, api: str, dtype: str) -> Support:
-        if case.nd > 3:
-            return Unsupported(f"PyTorch has no {case.nd}-D convolution or pooling")
-        if isinstance(case, ConvCase):
-            return SUPPORTED
-        if isinstance(case, PoolCase):
-            return self._pool_translation(case)
-        if isinstance(case, (DepthPoolCase, GlobalPoolCase)):
-            return SUPPORTED
-        return Unsupported(f"unknown case type {type(case).__name__}")
+        fill = -math.inf if case.kind == "max" else 0.0
+        return TorchPlan(case, api, dtype, "pre-pad", call, (0,) * case.nd, prepad=pads, pad_value=fill)
 
     def semantics(self, case: Case, api: str) -> Semantics:
         if isinstance(case, DepthPoolCase):
@@ -120,26 +166,15 @@ class TorchAdapter(Adapter):
             return Semantics(ties="split")  # torch.amax over the spatial axes
         return Semantics(ties="first")
 
-    def attempt(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> object:
-        """The native call PyTorch must refuse: pooling with padding it cannot take directly, or an
-        op of a rank PyTorch does not have."""
-        x = torch.from_numpy(inputs["x"])
-        if not isinstance(case, PoolCase):
-            return getattr(F, f"{case.op}{case.nd}d")(x, torch.from_numpy(inputs["w"]))
-        pads = case.pads
-        padding = tuple(lo for lo, _ in pads) if all(lo == hi for lo, hi in pads) else pads
-        pool = getattr(F, f"{case.kind}_pool{case.nd}d")
-        kw = {"dilation": case.dilation} if case.kind == "max" else {"count_include_pad": case.count_include_pad}
-        return pool(x, case.kernel, case.stride, padding, ceil_mode=case.ceil_mode, **kw)
-
-    def probe_hazard(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> str:
+    def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
         """The forward's ``return_indices`` (the forward writes only its outputs, so it is safe): each
         window that reads only padding must get an index outside the window for the hazard to hold."""
         assert isinstance(case, PoolCase) and case.kind == "max"
-        padding = tuple(lo for lo, _ in case.pads)
         pool = getattr(F, f"max_pool{case.nd}d")
         x = torch.from_numpy(inputs["x"])
-        _, indices = pool(x, case.kernel, case.stride, padding, case.dilation, case.ceil_mode, return_indices=True)
+        _, indices = pool(
+            x, case.kernel, case.stride, tr.per_side(case.pads), case.dilation, case.ceil_mode, return_indices=True
+        )
         empty = _padding_only_windows(case)
         assert empty.any(), f"{case!r} has no window that reads only padding"
         plane = math.prod(case.x_shape[2:])
@@ -152,48 +187,43 @@ class TorchAdapter(Adapter):
             "the others pointing at elements the window does not read)"
         )
 
-    # ---------------------------------------------------------------------- run
-    def run(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> dict[str, np.ndarray]:
+    # -------------------------------------------------------------------- run
+    def run(self, plan: Plan, inputs: Arrays) -> Arrays:
         tensors = {
             k: torch.from_numpy(np.ascontiguousarray(v)).requires_grad_(k in ("x", "w", "b")) for k, v in inputs.items()
         }
-        y = self._forward(case, tensors, api)
+        y = self._forward(plan, tensors)
         y.backward(tensors["dy"])
-        out = {"y": y.detach().numpy(), "dx": tensors["x"].grad.numpy()}
-        for name in ("w", "b"):
-            if name in tensors:
-                out[f"d{name}"] = tensors[name].grad.numpy()
+        out = {"y": y.detach().numpy()}
+        for name in ("x", "w", "b"):
+            grad = tensors[name].grad if name in tensors else None
+            if grad is not None:
+                out[f"d{name}"] = grad.numpy()
         return out
 
-    def _forward(self, case: Case, t: dict[str, torch.Tensor], api: str) -> torch.Tensor:
+    def _forward(self, plan: Plan, t: dict[str, torch.Tensor]) -> torch.Tensor:
+        case, x = plan.case, t["x"]
+        if plan.prepad is not None:
+            x = F.pad(x, tr.flat_pad_widths(plan.prepad), value=plan.pad_value)
         if isinstance(case, ConvCase):
-            return self._conv(case, t, api)
+            return self._conv(plan, case, x, t["w"], t.get("b"))
         if isinstance(case, PoolCase):
-            return self._pool(case, t["x"], api)
+            return self._pool(plan, case, x)
         if isinstance(case, DepthPoolCase):
-            return self._depth_pool(case, t["x"])
+            windows = x.unfold(1, case.pool_size, case.resolved_stride)  # (N, C', *spatial, k)
+            return windows.amax(dim=-1) if case.mode == "max" else windows.mean(dim=-1)
         assert isinstance(case, GlobalPoolCase)
-        return self._global_pool(case, t["x"], api)
+        if plan.api == "functional":
+            reduce = torch.amax if case.mode == "max" else torch.mean
+            return reduce(x, dim=tuple(range(2, x.ndim)), keepdim=case.keepdims)
+        y = getattr(torch.nn, f"Adaptive{case.mode.capitalize()}Pool{case.nd}d")(1)(x)
+        return y if case.keepdims else torch.flatten(y, 1)
 
-    def _conv_padding(self, case: ConvCase) -> tuple[object, list[int] | None]:
-        """``(padding argument, F.pad widths or None)`` for a convolution."""
-        if case.padding == "valid":
-            return "valid", None
-        if case.padding == "same" and all(s == 1 for s in case.stride):
-            return "same", None
-        pads = case.pads
-        if all(lo == hi for lo, hi in pads):
-            return tuple(lo for lo, _ in pads), None
-        return 0, _flat_pad(pads)
-
-    def _conv(self, case: ConvCase, t: dict[str, torch.Tensor], api: str) -> torch.Tensor:
-        padding, prepad = self._conv_padding(case)
-        x = F.pad(t["x"], prepad) if prepad else t["x"]
-        w, b = t["w"], t.get("b")
-        if api == "functional":
+    def _conv(self, plan: Plan, case: ConvCase, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None):
+        if plan.api == "functional":
             conv = getattr(F, f"conv{case.nd}d")
-            return conv(x, w, b, stride=case.stride, padding=padding, dilation=case.dilation, groups=case.groups)
-        layer = self._conv_layer(case, padding, w.dtype)
+            return conv(x, w, b, stride=case.stride, padding=plan.padding, dilation=case.dilation, groups=case.groups)
+        layer = self._conv_layer(case, plan.padding, w.dtype)
         # The module's own parameters are replaced by the leaf tensors whose gradients we read.
         return torch.func.functional_call(layer, {"weight": w, **({"bias": b} if b is not None else {})}, (x,))
 
@@ -202,7 +232,7 @@ class TorchAdapter(Adapter):
         return cls(
             case.x_shape[1],
             case.w_shape[0],
-            case.w_shape[2:],
+            case.kernel,
             stride=case.stride,
             padding=padding,
             dilation=case.dilation,
@@ -211,58 +241,35 @@ class TorchAdapter(Adapter):
             dtype=dtype,
         )
 
-    def _pool(self, case: PoolCase, x: torch.Tensor, api: str) -> torch.Tensor:
-        how = self._pool_translation(case)
-        pads = case.pads
-        if isinstance(how, Supported) and how.how.startswith("F.pad"):
-            fill = -math.inf if case.kind == "max" else 0.0
-            x = F.pad(x, _flat_pad(pads), value=fill)
-            padding: tuple[int, ...] = (0,) * case.nd
-        else:
-            padding = tuple(lo for lo, _ in pads)
+    def _pool(self, plan: Plan, case: PoolCase, x: torch.Tensor) -> torch.Tensor:
         extra = {"dilation": case.dilation} if case.kind == "max" else {"count_include_pad": case.count_include_pad}
         stride = {} if case.stride is None else {"stride": case.stride}
-        if api == "functional":
-            pool = getattr(F, f"{case.kind}_pool{case.nd}d")
-            return pool(x, case.kernel, padding=padding, ceil_mode=case.ceil_mode, **stride, **extra)
-        cls = getattr(torch.nn, f"{case.kind.capitalize()}Pool{case.nd}d")
-        return cls(case.kernel, padding=padding, ceil_mode=case.ceil_mode, **stride, **extra)(x)
+        kw = {"padding": plan.padding, "ceil_mode": case.ceil_mode, **stride, **extra}
+        if plan.api == "functional":
+            return getattr(F, f"{case.kind}_pool{case.nd}d")(x, case.kernel, **kw)
+        return getattr(torch.nn, f"{case.kind.capitalize()}Pool{case.nd}d")(case.kernel, **kw)(x)
 
-    def _depth_pool(self, case: DepthPoolCase, x: torch.Tensor) -> torch.Tensor:
-        k = case.pool_size
-        s = k if case.stride is None else case.stride
-        windows = x.unfold(1, k, s)  # (N, C', *spatial, k)
-        return windows.amax(dim=-1) if case.mode == "max" else windows.mean(dim=-1)
-
-    def _global_pool(self, case: GlobalPoolCase, x: torch.Tensor, api: str) -> torch.Tensor:
-        dims = tuple(range(2, x.ndim))
-        if api == "functional":
-            reduce = torch.amax if case.mode == "max" else torch.mean
-            return reduce(x, dim=dims, keepdim=case.keepdims)
-        cls = getattr(torch.nn, f"Adaptive{case.mode.capitalize()}Pool{case.nd}d")
-        y = cls(1)(x)
-        return y if case.keepdims else torch.flatten(y, 1)
-
-    # ------------------------------------------------------------ shapes, params
+    # ------------------------------------------------------- shapes, params
     def output_shape(self, case: Case, api: str) -> tuple[int, ...] | None:
-        """Shape from running the op on PyTorch's ``meta`` device (no data, no compute)."""
-        meta = {"x": torch.empty(case.x_shape, device="meta")}  # type: ignore[attr-defined]
+        """Shape from running the planned op on PyTorch's ``meta`` device (no data, no compute)."""
+        plan = self.support(case, api, "float32")
+        if isinstance(plan, Unsupported):
+            return None
+        meta = {"x": torch.empty(case.x_shape, device="meta")}
         if isinstance(case, ConvCase):
             meta["w"] = torch.empty(case.w_shape, device="meta")
             if case.bias:
                 meta["b"] = torch.empty(case.w_shape[0], device="meta")
-        return tuple(self._forward(case, meta, api).shape)
+        return tuple(self._forward(plan, meta).shape)
 
     def layer_params(self, case: Case, api: str) -> tuple[int, int] | None:
         if api != "layer":
             return None
         if isinstance(case, ConvCase):
-            padding, _ = self._conv_padding(case)
-            module: torch.nn.Module = self._conv_layer(case, padding, torch.float32)
-        elif isinstance(case, PoolCase):
-            module = getattr(torch.nn, f"{case.kind.capitalize()}Pool{case.nd}d")(case.kernel)
-        elif isinstance(case, GlobalPoolCase):
-            module = getattr(torch.nn, f"Adaptive{case.mode.capitalize()}Pool{case.nd}d")(1)
+            module: torch.nn.Module = self._conv_layer(case, "valid", torch.float32)
+        elif isinstance(case, (PoolCase, GlobalPoolCase)):
+            cls = getattr(torch.nn, _module_name(case).rpartition(".")[2])
+            module = cls(case.kernel if isinstance(case, PoolCase) else 1)
         else:
             return None
         trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -20,6 +20,8 @@ class ArrayMismatch:
     detail: str
     bad: int = 0
     total: int = 0
+    exception: str = ""  # for output "crash": the exception type and its message
+    message: str = ""
 
     def __str__(self) -> str:
         counts = f" ({self.bad} of {self.total} elements outside the bound)" if self.total else ""

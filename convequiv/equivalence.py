@@ -1,48 +1,36 @@
 """One equivalence check: run an example through an adapter and judge it against the reference.
 
-:func:`check` is what every equivalence test calls and what a failure's reproduction snippet
-calls, so a failure reproduces outside pytest with one line of Python.
+:func:`check` is what every equivalence test calls and what a failure's reproduction line calls,
+so a failure reproduces outside pytest with one line of Python.
+
+The verdict of a check (:class:`Outcome`): ``agree`` when every output the adapter produces is
+within the reference's error bound; ``diverge`` when the mismatches (or the crash) are explained by
+recorded divergences whose conditions hold for exactly these inputs; ``unsupported`` when the
+adapter's plan says the framework cannot express the case and the claim is proven; ``fail``
+otherwise. Outputs the adapter does not produce (a runtime without gradients) are listed as
+unchecked, never counted as agreeing.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from convequiv import adapters
-from convequiv.adapters.base import Adapter, Semantics, Unsupported
-from convequiv.reference.cases import Example
+from convequiv.adapters import load
+from convequiv.adapters.base import Adapter, Plan, Semantics, Unsupported
+from convequiv.reference import cases
+from convequiv.reference.cases import Example, Inputs
 
 from .compare import ArrayMismatch, compare
-from .divergences import Divergence
-from .divergences import load as load_divergences
-
-_DIVERGENCES: list[Divergence] | None = None
-
-
-def recorded_divergences() -> list[Divergence]:
-    """The project's divergence file plus any files listed in ``CONVEQUIV_DIVERGENCES``
-    (``os.pathsep``-separated; how a third-party adapter records its own divergences)."""
-    global _DIVERGENCES
-    if _DIVERGENCES is None:
-        entries = load_divergences()
-        for extra in filter(None, os.environ.get("CONVEQUIV_DIVERGENCES", "").split(os.pathsep)):
-            entries += load_divergences(Path(extra))
-        ids = [d.id for d in entries]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            raise ValueError(f"divergence ids defined twice: {', '.join(duplicated)}")
-        _DIVERGENCES = entries
-    return _DIVERGENCES
+from .divergences import Divergence, explained_by, recorded
+from .results import Key
 
 
 @dataclass
 class Outcome:
-    """The verdict of one check. ``status``: agree, diverge, unsupported or fail."""
+    """The verdict of one check (module docstring)."""
 
     adapter: str
     api: str
@@ -50,9 +38,13 @@ class Outcome:
     example: Example
     status: str
     detail: str = ""
-    divergence: str = ""
-    covered_by: list[str] = field(default_factory=list)
+    divergences: tuple[str, ...] = ()
+    covered_by: tuple[str, ...] = ()
     seconds: float = 0.0
+    route: str = ""
+    plan: str = ""
+    unchecked: tuple[str, ...] = ()
+    problems: tuple[ArrayMismatch, ...] = field(default=(), repr=False)
 
     @property
     def op(self) -> str:
@@ -61,6 +53,13 @@ class Outcome:
     @property
     def features(self) -> set[str]:
         return self.example.features()
+
+    def tally_keys(self) -> list[Key]:
+        """The tally keys this check counts under: the op row and one row per feature."""
+        rows = [self.op, *sorted(self.features)]
+        return [
+            Key(row, self.adapter, self.api, self.dtype, self.status, self.divergences, self.unchecked) for row in rows
+        ]
 
 
 class EquivalenceError(AssertionError):
@@ -81,6 +80,12 @@ def _versions(impl: Adapter) -> dict[str, str]:
     return _VERSIONS[impl.name]
 
 
+def selector(impl: Adapter) -> str:
+    """What selects this adapter again: the spec it was loaded by, else ``module:Class``."""
+    spec = getattr(impl, "spec", None)
+    return spec or f"{type(impl).__module__}:{type(impl).__qualname__}"
+
+
 def reproduction(adapter: str, example: Example, api: str, dtype: str) -> str:
     return (
         'python -c "from convequiv.equivalence import check; from convequiv.reference.cases import *; '
@@ -88,16 +93,50 @@ def reproduction(adapter: str, example: Example, api: str, dtype: str) -> str:
     )
 
 
+class _ExampleView:
+    """``example`` inside a divergence condition: the example's fields, and its data predicates
+    evaluated on the exact arrays the framework received (rounded to the tested dtype)."""
+
+    def __init__(self, example: Example, inputs: Inputs):
+        self.case, self.seed, self.values, self.name = example.case, example.seed, example.values, example.name
+        self._inputs = inputs
+
+    def inputs(self, *_: object) -> Inputs:
+        return self._inputs
+
+    def most_in_a_window(self, flag: str = "nan") -> int:
+        return cases.most_in_a_window(self.case, self._inputs.x, flag)
+
+    def fewest_in_a_window(self, flag: str) -> int:
+        return cases.fewest_in_a_window(self.case, self._inputs.x, flag)
+
+    def most_near_max_in_a_window(self, atol: float) -> int:
+        return cases.most_near_max_in_a_window(self.case, self._inputs.x, atol)
+
+
 def _describe(
-    adapter: str, api: str, dtype: str, example: Example, problems: list[ArrayMismatch], note: str = ""
+    impl: Adapter, plan: Plan, example: Example, problems: list[ArrayMismatch], note: str = "", unchecked=()
 ) -> str:
-    lines = [f"{adapter} ({api}, {dtype}) {example.case.op}: differs from the reference{note}"]
+    lines = [f"{impl.name} ({plan.api}, {plan.dtype}) {example.case.op}: differs from the reference{note}"]
     lines.append(f"  case: {example!r}")
     lines.append(f"  features: {', '.join(sorted(example.case.features()))}")
+    lines.append(f"  reached the framework as: {plan.describe()}")
     lines += [f"  {p}" for p in problems]
+    if unchecked:
+        lines.append(f"  not checked (the adapter does not produce them): {', '.join(unchecked)}")
     lines.append("  reproduce:")
-    lines.append(f"    {reproduction(adapter, example, api, dtype)}")
+    lines.append(f"    {reproduction(selector(impl), example, plan.api, plan.dtype)}")
     return "\n".join(lines)
+
+
+def _applicable(impl: Adapter, plan: Plan, example: Example, inputs: Inputs) -> list[Divergence]:
+    scope = {"case": example.case, "example": _ExampleView(example, inputs), "inputs": inputs, "dtype": plan.dtype}
+    versions = _versions(impl)
+    return [
+        d
+        for d in recorded()
+        if d.matches_check(impl.name, example.case.op, plan.api, plan.dtype, plan.route) and d.applies(scope, versions)
+    ]
 
 
 def check(
@@ -114,60 +153,86 @@ def check(
     """Run ``example`` through ``adapter`` and compare every output with the reference.
 
     ``semantics`` overrides the adapter's declared tie/NaN policies (used to prove a declaration is
-    discriminating). Unsupported cases have their claim verified against the framework.
-    A mismatch inside a recorded divergence's condition gives ``status="diverge"`` unless
-    ``strict_divergences``; any other mismatch raises :class:`EquivalenceError` (or returns a
-    ``"fail"`` outcome when ``raise_on_failure`` is false). ``outputs`` restricts the comparison
-    to some outputs (``("y",)`` to judge a forward-only property).
+    discriminating; recorded divergences then explain nothing). Unsupported cases have their claim
+    verified against the framework. A mismatch explained by recorded divergences gives
+    ``status="diverge"`` unless ``strict_divergences``; any other mismatch raises
+    :class:`EquivalenceError` (or returns a ``"fail"`` outcome when ``raise_on_failure`` is false).
+    ``outputs`` restricts the comparison to some outputs (``("y",)`` to judge a forward-only property).
     """
-    impl = adapters.load(adapter) if isinstance(adapter, str) else adapter
+    impl = load(adapter) if isinstance(adapter, str) else adapter
     name = impl.name
     case = example.case
     inputs = example.inputs(dtype)
     raw = inputs.astype(dtype)
-    support = impl.support(case, api, dtype)
-    if isinstance(support, Unsupported):
-        evidence = impl.prove_unsupported(support, case, raw, api)
-        return Outcome(name, api, dtype, example, "unsupported", f"{support.reason} [{evidence}]")
+    plan = impl.support(case, api, dtype)
+    if isinstance(plan, Unsupported):
+        evidence = impl.prove_unsupported(plan, case, raw, api)
+        return Outcome(name, api, dtype, example, "unsupported", f"{plan.reason} [{evidence}]", route="unsupported")
     sem = semantics or impl.semantics(case, api)
+    records = _applicable(impl, plan, example, inputs)
+    covered = tuple(d.id for d in records)
+    explaining = records if semantics is None else []
+
+    def verdict(problems: list[ArrayMismatch], seconds: float, unchecked: tuple[str, ...] = ()) -> Outcome:
+        base = {"covered_by": covered, "seconds": seconds, "route": plan.route, "plan": plan.describe()}
+        if not problems:
+            return Outcome(name, api, dtype, example, "agree", unchecked=unchecked, **base)  # type: ignore[arg-type]
+        crash = problems[0].output == "crash"
+        if crash:
+            chosen = [d for d in explaining if d.explains_crash(problems[0].exception, problems[0].message)]
+        else:
+            chosen = explained_by(explaining, (p.output for p in problems))
+        ids = tuple(d.id for d in chosen)
+        if chosen and not strict_divergences:
+            detail = _describe(impl, plan, example, problems, unchecked=unchecked)
+            return Outcome(name, api, dtype, example, "diverge", detail, ids, unchecked=unchecked, **base)  # type: ignore[arg-type]
+        note = f" (explained by {', '.join(ids)}, failing because divergences are strict)" if chosen else ""
+        detail = _describe(impl, plan, example, problems, note, unchecked)
+        outcome = Outcome(
+            name,
+            api,
+            dtype,
+            example,
+            "fail",
+            detail,
+            unchecked=unchecked,
+            problems=tuple(problems),
+            **base,  # type: ignore[arg-type]
+        )
+        if raise_on_failure:
+            raise EquivalenceError(outcome)
+        return outcome
+
     started = time.perf_counter()
     try:
-        got = impl.run(case, raw, api)
+        got = impl.run(plan, raw)
     except Exception as exc:  # a supported case must run: a crash is a failure with a reproduction
-        problem = ArrayMismatch("run", f"the adapter raised {type(exc).__name__}: {str(exc).strip()[:500]}")
-        outcome = Outcome(name, api, dtype, example, "fail", _describe(name, api, dtype, example, [problem]))
-        if raise_on_failure:
-            raise EquivalenceError(outcome) from exc
-        return outcome
+        message = str(exc).strip()
+        problem = ArrayMismatch(
+            "crash",
+            f"the framework call raised {type(exc).__name__}: {message[:500]}",
+            exception=type(exc).__name__,
+            message=message,
+        )
+        try:
+            return verdict([problem], time.perf_counter() - started)
+        except EquivalenceError as failure:
+            raise failure from exc
     seconds = time.perf_counter() - started
     want = case.expected(inputs, ties=sem.ties, nan=sem.nan)
     bounds = case.bounds(inputs, dtype, ties=sem.ties, nan=sem.nan)
+    wanted = [k for k in want if outputs is None or k in outputs]
+    checked = [k for k in wanted if k in impl.produces]
+    unchecked = tuple(k for k in wanted if k not in impl.produces)
     problems = []
-    if outputs is not None:
-        want = {k: v for k, v in want.items() if k in outputs}
-        got = {k: v for k, v in got.items() if k in outputs}
-    for key in want:
+    for key in checked:
         if key not in got:
             problems.append(ArrayMismatch(key, "missing from the adapter's results"))
+            continue
+        if got[key].dtype != np.dtype(dtype):
+            problems.append(ArrayMismatch(key, f"dtype {got[key].dtype}, expected {dtype}"))
             continue
         found = compare(key, got[key], want[key], bounds[key])
         if found:
             problems.append(found)
-    for key in got:
-        if got[key].dtype != np.dtype(dtype):
-            problems.append(ArrayMismatch(key, f"dtype {got[key].dtype}, expected {dtype}"))
-    versions = _versions(impl)
-    covering = [d for d in recorded_divergences() if d.applies(name, case.op, api, dtype, example, versions)]
-    covered_by = [d.id for d in covering]
-    if not problems:
-        return Outcome(name, api, dtype, example, "agree", covered_by=covered_by, seconds=seconds)
-    matches = [d for d in covering if d.explains(p.output for p in problems)]
-    if matches and not strict_divergences and semantics is None:
-        detail = _describe(name, api, dtype, example, problems)
-        return Outcome(name, api, dtype, example, "diverge", detail, matches[0].id, covered_by, seconds)
-    note = f" (recorded divergence {matches[0].id}; --strict-divergences)" if matches else ""
-    detail = _describe(name, api, dtype, example, problems, note)
-    outcome = Outcome(name, api, dtype, example, "fail", detail, covered_by=covered_by, seconds=seconds)
-    if raise_on_failure:
-        raise EquivalenceError(outcome)
-    return outcome
+    return verdict(problems, seconds, unchecked)

@@ -1,19 +1,27 @@
-"""Test cases as plain data: one frozen dataclass per op family.
+"""Test cases as typed data: one frozen dataclass per op family, geometry resolved once.
 
-A case holds shapes and keyword arguments only; arrays travel beside it in an
-:class:`Inputs`. ``case.expected(inputs, ties=..., nan=...)`` runs the reference (forward and
-backward) and ``case.bounds(inputs, dtype)`` the rounding-error bounds of
-:mod:`convequiv.reference.tolerance`, so the suite, the adapters and third parties share one description.
-``case.features()`` names the semantic features a case exercises (rows of the compatibility
-report), and ``repr(case)`` is valid Python that rebuilds it.
+A case holds shapes and keyword arguments only; arrays travel beside it in an :class:`Inputs`.
+Per-dimension fields (kernel, stride, dilation) are stored as tuples with one entry per spatial
+dimension (the constructors also take a single int), and the window geometry
+(:class:`~convequiv.reference.geometry.WindowGeometry`: resolved ``(lo, hi)`` padding, output sizes,
+ceil-mode overhang) is resolved when the case is built, so a bad case fails at construction and
+nothing downstream resolves it again.
+
+``case.expected(inputs, ties=..., nan=...)`` runs the reference (forward and backward) and
+``case.bounds(inputs, dtype)`` the rounding-error bounds of :mod:`convequiv.reference.tolerance`,
+so the suite, the adapters and third parties share one description. ``case.features()`` names the
+semantic features a case exercises (rows of the compatibility report), and ``repr(case)`` is valid
+Python that rebuilds it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,15 +35,37 @@ from .channel_pooling import (
     global_max_pool_backward,
 )
 from .convolution import conv, conv_backward
-from .geometry import Pads, resolve_padding, window_geometry
+from .geometry import Pads, WindowGeometry, window_geometry
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
 from .windows import pad, window_view
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
 
-#: A per-dimension field as a case accepts it: one int for every spatial dimension, or a tuple.
-IntOrTuple = int | tuple[int, ...]
+#: Padding as a case stores it: a string form, one int for every side, one int per dimension, or
+#: one ``(lo, hi)`` pair per dimension. The form is kept (frameworks spell them differently); the
+#: resolved pairs are ``case.pads``.
+Padding = str | int | tuple[int, ...] | tuple[tuple[int, int], ...]
+Shape = tuple[int, ...]
+Arrays = dict[str, np.ndarray]
+
+
+def _dims(value: int | Sequence[int], nd: int) -> tuple[int, ...]:
+    """A per-dimension argument as a tuple of ``nd`` ints (validated later by the geometry)."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * nd
+    return tuple(int(v) for v in value)
+
+
+def _padding(value: object) -> Padding:
+    """Lists become tuples, so that cases compare, hash and print the same however written."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, Sequence):
+        return tuple(tuple(int(v) for v in p) if isinstance(p, Sequence) else int(p) for p in value)  # type: ignore[return-value]
+    raise TypeError(f"padding must be an int, a sequence or a string, got {value!r}")
 
 
 @dataclass
@@ -48,11 +78,11 @@ class Inputs:
     w: np.ndarray | None = None
     b: np.ndarray | None = None
 
-    def astype(self, dtype: DTypeLike) -> dict[str, np.ndarray]:
+    def astype(self, dtype: DTypeLike) -> Arrays:
         return {k: v.astype(dtype) for k, v in vars(self).items() if v is not None}
 
 
-def _padding_features(padding: object, pads: Pads, sizes: tuple[int, ...], stride: tuple[int, ...]) -> set[str]:
+def _padding_features(padding: Padding, pads: Pads, sizes: Shape, stride: Shape) -> set[str]:
     feats: set[str] = set()
     if isinstance(padding, str):
         feats.add(f"padding {padding}")
@@ -69,191 +99,231 @@ def _padding_features(padding: object, pads: Pads, sizes: tuple[int, ...], strid
     return feats
 
 
-class Case:
-    """Base of every case: the op name and shared helpers.
+class Case(ABC):
+    """Base of every case: the op name, the shapes and what the reference says about them."""
 
-    Per-dimension fields (``kernel``, ``stride``, ``dilation``) accept an int and are stored as
-    tuples with one entry per spatial dimension.
-    """
+    x_shape: Shape
 
-    op: ClassVar[str]
-    _per_dim_fields: ClassVar[tuple[str, ...]] = ()
-    x_shape: tuple[int, ...]  # a field of every subclass
-
-    def __post_init__(self) -> None:
-        nd = len(self.x_shape) - 2
-        for name in self._per_dim_fields:
-            value = getattr(self, name)
-            if isinstance(value, int):
-                object.__setattr__(self, name, (value,) * nd)
-            elif value is not None:
-                object.__setattr__(self, name, tuple(value))
+    @property
+    @abstractmethod
+    def op(self) -> str:
+        """The op family: ``conv``, ``max_pool``, ``avg_pool``, ``depth_pool``, ``global_*_pool``."""
 
     @property
     def nd(self) -> int:
         return len(self.x_shape) - 2
 
-    def kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the reference op (everything except shapes)."""
-        skip = {"x_shape", "w_shape", "bias", "mode"}
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}  # type: ignore[arg-type]
+    @property
+    @abstractmethod
+    def out_shape(self) -> Shape:
+        """The reference's output shape ``(N, C_out, *out)``."""
 
+    @abstractmethod
+    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
+        """The reference's outputs: ``y`` and the gradients of ``sum(dy * y)``."""
+
+    @abstractmethod
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
+        """Per-element rounding-error bounds of :meth:`expected`'s outputs for ``dtype``."""
+
+    @abstractmethod
     def features(self) -> set[str]:
-        return set()
+        """Semantic features the case exercises, each prefixed with the op (``"conv: 2-D"``)."""
 
+    @abstractmethod
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         """How many cells flagged in the boolean ``mask`` (shaped like ``x``) each output reads."""
-        raise NotImplementedError
 
 
-def _dims(value: IntOrTuple) -> tuple[int, ...]:
-    """A per-dimension field as ``Case.__post_init__`` stores it: always a tuple."""
-    return cast(tuple[int, ...], value)
-
-
-def _pool_window_counts(mask: np.ndarray, geom) -> np.ndarray:
-    n, c = mask.shape[:2]
-    flat = mask.reshape((n * c, 1) + mask.shape[2:]).astype(np.float64)
-    pads = tuple((lo, hi + oh) for (lo, hi), oh in zip(geom.padding, geom.overhang))
-    ones = np.ones((1, 1) + geom.kernel)
-    counts = conv(flat, ones, stride=geom.stride, padding=pads, dilation=geom.dilation)
-    return np.rint(counts).reshape((n, c) + counts.shape[2:]).astype(np.int64)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ConvCase(Case):
     """``reference.conv`` with these shapes and keywords (``bias=False``: no ``b``)."""
 
-    op: ClassVar[str] = "conv"
-    _per_dim_fields: ClassVar[tuple[str, ...]] = ("stride", "dilation")
-    x_shape: tuple[int, ...]
-    w_shape: tuple[int, ...]
-    stride: IntOrTuple = 1
-    padding: Any = 0
-    dilation: IntOrTuple = 1
-    groups: int = 1
-    bias: bool = True
+    x_shape: Shape
+    w_shape: Shape
+    stride: Shape
+    padding: Padding
+    dilation: Shape
+    groups: int
+    bias: bool
+    geometry: WindowGeometry = field(init=False, repr=False, compare=False)
 
-    @property
-    def pads(self) -> Pads:
-        return resolve_padding(self.padding, self.x_shape[2:], self.w_shape[2:], self.stride, self.dilation)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        geom = window_geometry(
-            "conv", self.x_shape[2:], self.w_shape[2:], stride=self.stride, padding=self.padding, dilation=self.dilation
-        )
-        return (self.x_shape[0], self.w_shape[0]) + geom.out
-
-    @property
-    def depthwise(self) -> bool:
-        return self.groups == self.x_shape[1] and self.groups > 1
-
-    def window_counts(self, mask: np.ndarray) -> np.ndarray:
-        ones = np.ones(self.w_shape)
-        counts = conv(
-            mask.astype(np.float64),
-            ones,
+    def __init__(
+        self,
+        x_shape: Sequence[int],
+        w_shape: Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: object = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
+        nd = len(x_shape) - 2
+        values = {
+            "x_shape": tuple(int(v) for v in x_shape),
+            "w_shape": tuple(int(v) for v in w_shape),
+            "stride": _dims(stride, nd),
+            "padding": _padding(padding),
+            "dilation": _dims(dilation, nd),
+            "groups": int(groups),
+            "bias": bool(bias),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        geometry = window_geometry(
+            "conv",
+            self.x_shape[2:],
+            self.w_shape[2:],
             stride=self.stride,
             padding=self.padding,
             dilation=self.dilation,
-            groups=self.groups,
         )
+        object.__setattr__(self, "geometry", geometry)
+
+    @property
+    def op(self) -> str:
+        return "conv"
+
+    @property
+    def kernel(self) -> Shape:
+        return self.w_shape[2:]
+
+    @property
+    def pads(self) -> Pads:
+        return self.geometry.padding
+
+    @property
+    def out_shape(self) -> Shape:
+        return (self.x_shape[0], self.w_shape[0]) + self.geometry.out
+
+    @property
+    def depthwise(self) -> bool:
+        """``groups`` equals the input channels (and is above 1): one filter group per channel."""
+        return self.groups == self.x_shape[1] and self.groups > 1
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``reference.conv`` (everything except shapes)."""
+        return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups}
+
+    def window_counts(self, mask: np.ndarray) -> np.ndarray:
+        counts = conv(mask.astype(np.float64), np.ones(self.w_shape), **self.kwargs())
         return np.rint(counts).astype(np.int64)
 
-    def expected(self, inputs: Inputs, **_: object) -> dict[str, np.ndarray]:
+    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         kw = self.kwargs()
         y = conv(inputs.x, inputs.w, inputs.b, **kw)
         dx, dw, db = conv_backward(inputs.x, inputs.w, inputs.dy, **kw)
-        out = {"y": y, "dx": dx, "dw": dw}
-        if self.bias:
-            out["db"] = db
-        return out
+        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, **_: object) -> dict[str, np.ndarray]:
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         kw = self.kwargs()
         y = tol.conv_bound(inputs.x, inputs.w, inputs.b, dtype=dtype, **kw)
         dx, dw, db = tol.conv_backward_bound(inputs.x, inputs.w, inputs.dy, dtype=dtype, **kw)
-        out = {"y": y, "dx": dx, "dw": dw}
-        if self.bias:
-            out["db"] = db
-        return out
+        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
 
     def features(self) -> set[str]:
-        stride, dilation = _dims(self.stride), _dims(self.dilation)
-        feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], stride)
-        if any(s > 1 for s in stride):
+        feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], self.stride)
+        if any(s > 1 for s in self.stride):
             feats.add("stride > 1")
-        if any(d > 1 for d in dilation):
+        if any(d > 1 for d in self.dilation):
             feats.add("dilation > 1")
-            if any(s > 1 for s in stride):
+            if any(s > 1 for s in self.stride):
                 feats.add("stride + dilation")
         if self.depthwise:
             feats.add("depthwise")
         elif self.groups > 1:
             feats.add("groups > 1")
-        if any(k % 2 == 0 for k in self.w_shape[2:]):
+        if any(k % 2 == 0 for k in self.kernel):
             feats.add("even kernel")
         if not self.bias:
             feats.add("no bias")
         return {f"conv: {f}" for f in feats}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PoolCase(Case):
-    """``reference.max_pool`` (``op="max_pool"``) or ``reference.avg_pool`` (``op="avg_pool"``).
+    """``reference.max_pool`` (``kind="max"``) or ``reference.avg_pool`` (``kind="avg"``).
 
     ``stride=None`` means the op's default (the kernel), so layer defaults are exercised.
     """
 
-    _per_dim_fields: ClassVar[tuple[str, ...]] = ("kernel", "stride", "dilation")
     kind: str
-    x_shape: tuple[int, ...]
-    kernel: IntOrTuple
-    stride: IntOrTuple | None = None
-    padding: Any = 0
-    dilation: IntOrTuple = 1
-    ceil_mode: bool = False
-    count_include_pad: bool = True
+    x_shape: Shape
+    kernel: Shape
+    stride: Shape | None
+    padding: Padding
+    dilation: Shape
+    ceil_mode: bool
+    count_include_pad: bool
+    geometry: WindowGeometry = field(init=False, repr=False, compare=False)
+
+    def __init__(
+        self,
+        kind: str,
+        x_shape: Sequence[int],
+        kernel: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: object = 0,
+        dilation: int | Sequence[int] = 1,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        if kind not in ("max", "avg"):
+            raise ValueError(f"PoolCase: kind must be 'max' or 'avg', got {kind!r}")
+        nd = len(x_shape) - 2
+        values = {
+            "kind": kind,
+            "x_shape": tuple(int(v) for v in x_shape),
+            "kernel": _dims(kernel, nd),
+            "stride": None if stride is None else _dims(stride, nd),
+            "padding": _padding(padding),
+            "dilation": _dims(dilation, nd),
+            "ceil_mode": bool(ceil_mode),
+            "count_include_pad": bool(count_include_pad),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "geometry", self._geometry(self.ceil_mode))
+
+    def _geometry(self, ceil_mode: bool) -> WindowGeometry:
+        return window_geometry(
+            self.op,
+            self.x_shape[2:],
+            self.kernel,
+            stride=self.resolved_stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            ceil_mode=ceil_mode,
+        )
 
     @property
-    def op(self) -> str:  # type: ignore[override]
+    def op(self) -> str:
         return f"{self.kind}_pool"
 
     @property
-    def resolved_stride(self) -> tuple[int, ...]:
-        return _dims(self.kernel if self.stride is None else self.stride)
+    def resolved_stride(self) -> Shape:
+        return self.kernel if self.stride is None else self.stride
 
     @property
     def pads(self) -> Pads:
-        return resolve_padding(self.padding, self.x_shape[2:], self.kernel, self.resolved_stride, self.dilation)
+        return self.geometry.padding
 
     @property
-    def out_shape(self) -> tuple[int, ...]:
-        geom = window_geometry(
-            self.op,
-            self.x_shape[2:],
-            self.kernel,
-            stride=self.resolved_stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            ceil_mode=self.ceil_mode,
-        )
-        return self.x_shape[:2] + geom.out
+    def out_shape(self) -> Shape:
+        return self.x_shape[:2] + self.geometry.out
 
-    def window_counts(self, mask: np.ndarray) -> np.ndarray:
-        geom = window_geometry(
-            self.op,
-            self.x_shape[2:],
-            self.kernel,
-            stride=self.resolved_stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            ceil_mode=self.ceil_mode,
-        )
-        return _pool_window_counts(mask, geom)
+    @cached_property
+    def floor_out(self) -> Shape:
+        """Spatial output sizes with ``ceil_mode=False`` (the windows every framework has)."""
+        return self.geometry.out if not self.ceil_mode else self._geometry(False).out
+
+    @property
+    def ceil_changes_windows(self) -> bool:
+        """``ceil_mode`` is on and gives other windows than floor mode (adds, or drops, one)."""
+        return self.floor_out != self.geometry.out
 
     def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``reference.max_pool`` / ``avg_pool`` besides ``kernel``."""
         kw: dict[str, Any] = {"stride": self.stride, "padding": self.padding, "ceil_mode": self.ceil_mode}
         if self.kind == "max":
             kw["dilation"] = self.dilation
@@ -261,7 +331,15 @@ class PoolCase(Case):
             kw["count_include_pad"] = self.count_include_pad
         return kw
 
-    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> dict[str, np.ndarray]:
+    def window_counts(self, mask: np.ndarray) -> np.ndarray:
+        geom = self.geometry
+        n, c = mask.shape[:2]
+        flat = mask.reshape((n * c, 1) + mask.shape[2:]).astype(np.float64)
+        pads = tuple((lo, hi + oh) for (lo, hi), oh in zip(geom.padding, geom.overhang))
+        counts = conv(flat, np.ones((1, 1) + geom.kernel), stride=geom.stride, padding=pads, dilation=geom.dilation)
+        return np.rint(counts).reshape((n, c) + counts.shape[2:]).astype(np.int64)
+
+    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         kw = self.kwargs()
         if self.kind == "max":
             return {
@@ -273,24 +351,18 @@ class PoolCase(Case):
             "dx": avg_pool_backward(inputs.x, inputs.dy, self.kernel, **kw),
         }
 
-    def bounds(
-        self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate"
-    ) -> dict[str, np.ndarray]:
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         kw = self.kwargs()
         if self.kind == "max":
-            return {
-                "y": np.zeros(self.out_shape),
-                "dx": tol.max_pool_backward_bound(
-                    inputs.x, inputs.dy, self.kernel, dtype=dtype, ties=ties, nan=nan, **kw
-                ),
-            }
+            dx = tol.max_pool_backward_bound(inputs.x, inputs.dy, self.kernel, dtype=dtype, ties=ties, nan=nan, **kw)
+            return {"y": np.zeros(self.out_shape), "dx": dx}
         return {
             "y": tol.avg_pool_bound(inputs.x, self.kernel, dtype=dtype, **kw),
             "dx": tol.avg_pool_backward_bound(inputs.x, inputs.dy, self.kernel, dtype=dtype, **kw),
         }
 
     def features(self) -> set[str]:
-        stride, kernel = self.resolved_stride, _dims(self.kernel)
+        stride, kernel = self.resolved_stride, self.kernel
         feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], stride)
         if self.stride is None:
             feats.add("default stride (= kernel)")
@@ -300,60 +372,64 @@ class PoolCase(Case):
             feats.add("kernel smaller than stride")
         if self.ceil_mode:
             feats.add("ceil_mode")
-            geom = window_geometry(
-                self.op,
-                self.x_shape[2:],
-                self.kernel,
-                stride=stride,
-                padding=self.padding,
-                dilation=self.dilation,
-                ceil_mode=False,
-            )
-            if geom.out != self.out_shape[2:]:
+            if self.ceil_changes_windows:
                 feats.add("ceil_mode adds a window")
-        if self.kind == "max" and any(d > 1 for d in _dims(self.dilation)):
+        if self.kind == "max" and any(d > 1 for d in self.dilation):
             feats.add("dilation > 1")
         if self.kind == "avg" and any(lo or hi for lo, hi in self.pads):
             feats.add(f"count_include_pad={self.count_include_pad}")
         return {f"{self.op}: {f}" for f in feats}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DepthPoolCase(Case):
     """``reference.depth_pool`` over contiguous channel groups."""
 
-    op: ClassVar[str] = "depth_pool"
-    x_shape: tuple[int, ...]
+    x_shape: Shape
     pool_size: int
-    mode: str = "max"
-    stride: int | None = None
+    mode: str
+    stride: int | None
 
-    def expected(self, inputs: Inputs, *, ties: str = "first", **_: object) -> dict[str, np.ndarray]:
-        y = depth_pool(inputs.x, self.pool_size, mode=self.mode, stride=self.stride)
-        dx = depth_pool_backward(inputs.x, inputs.dy, self.pool_size, mode=self.mode, stride=self.stride, ties=ties)
-        return {"y": y, "dx": dx}
-
-    def window_counts(self, mask: np.ndarray) -> np.ndarray:
-        return np.rint(
-            depth_pool(mask.astype(np.float64), self.pool_size, mode="avg", stride=self.stride) * self.pool_size
-        ).astype(np.int64)
+    def __init__(self, x_shape: Sequence[int], pool_size: int, mode: str = "max", stride: int | None = None) -> None:
+        object.__setattr__(self, "x_shape", tuple(int(v) for v in x_shape))
+        object.__setattr__(self, "pool_size", int(pool_size))
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "stride", None if stride is None else int(stride))
+        c = self.x_shape[1]
+        if not (1 <= self.pool_size <= c) or (c - self.pool_size) % self.resolved_stride:
+            raise ValueError(f"DepthPoolCase: pool_size {pool_size} with stride {stride} does not tile C={c}")
 
     @property
-    def out_shape(self) -> tuple[int, ...]:
-        s = self.pool_size if self.stride is None else self.stride
-        return (self.x_shape[0], (self.x_shape[1] - self.pool_size) // s + 1, *self.x_shape[2:])
+    def op(self) -> str:
+        return "depth_pool"
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", **_: object) -> dict[str, np.ndarray]:
-        routed = depth_pool_backward(
-            inputs.x, np.abs(inputs.dy), self.pool_size, mode=self.mode, stride=self.stride, ties=ties
-        )
-        y = (
-            np.zeros(self.out_shape)
-            if self.mode == "max"
-            else depth_pool(np.abs(inputs.x), self.pool_size, mode=self.mode, stride=self.stride)
+    @property
+    def resolved_stride(self) -> int:
+        return self.pool_size if self.stride is None else self.stride
+
+    @property
+    def out_shape(self) -> Shape:
+        c_out = (self.x_shape[1] - self.pool_size) // self.resolved_stride + 1
+        return (self.x_shape[0], c_out, *self.x_shape[2:])
+
+    def window_counts(self, mask: np.ndarray) -> np.ndarray:
+        sums = depth_pool(mask.astype(np.float64), self.pool_size, mode="avg", stride=self.stride) * self.pool_size
+        return np.rint(sums).astype(np.int64)
+
+    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
+        kw = {"mode": self.mode, "stride": self.stride}
+        y = depth_pool(inputs.x, self.pool_size, **kw)
+        dx = depth_pool_backward(inputs.x, inputs.dy, self.pool_size, ties=ties, **kw)  # type: ignore[arg-type]
+        return {"y": y, "dx": dx}
+
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
+        kw = {"mode": self.mode, "stride": self.stride}
+        routed = depth_pool_backward(inputs.x, np.abs(inputs.dy), self.pool_size, ties=ties, **kw)  # type: ignore[arg-type]
+        magnitude = (
+            np.zeros(self.out_shape) if self.mode == "max" else depth_pool(np.abs(inputs.x), self.pool_size, **kw)  # type: ignore[arg-type]
         )
         terms = self.pool_size + 1
-        return {"y": tol.sum_bound(y, terms, dtype), "dx": tol.sum_bound(routed, terms, dtype)}
+        return {"y": tol.sum_bound(magnitude, terms, dtype), "dx": tol.sum_bound(routed, terms, dtype)}
 
     def features(self) -> set[str]:
         feats = {f"depth_pool: {self.mode}"}
@@ -362,26 +438,33 @@ class DepthPoolCase(Case):
         return feats
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class GlobalPoolCase(Case):
     """``reference.global_max_pool`` / ``global_avg_pool`` over every spatial axis."""
 
     mode: str
-    x_shape: tuple[int, ...]
-    keepdims: bool = False
+    x_shape: Shape
+    keepdims: bool
+
+    def __init__(self, mode: str, x_shape: Sequence[int], keepdims: bool = False) -> None:
+        if mode not in ("max", "avg"):
+            raise ValueError(f"GlobalPoolCase: mode must be 'max' or 'avg', got {mode!r}")
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "x_shape", tuple(int(v) for v in x_shape))
+        object.__setattr__(self, "keepdims", bool(keepdims))
 
     @property
-    def op(self) -> str:  # type: ignore[override]
+    def op(self) -> str:
         return f"global_{self.mode}_pool"
 
     @property
-    def out_shape(self) -> tuple[int, ...]:
+    def out_shape(self) -> Shape:
         return self.x_shape[:2] + ((1,) * self.nd if self.keepdims else ())
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         return mask.reshape(mask.shape[:2] + (-1,)).sum(axis=-1).reshape(self.out_shape)
 
-    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> dict[str, np.ndarray]:
+    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         if self.mode == "max":
             return {
                 "y": global_max_pool(inputs.x, keepdims=self.keepdims, nan=nan),
@@ -392,18 +475,15 @@ class GlobalPoolCase(Case):
             "dx": global_avg_pool_backward(inputs.x, inputs.dy, keepdims=self.keepdims),
         }
 
-    def bounds(
-        self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate"
-    ) -> dict[str, np.ndarray]:
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         area = math.prod(self.x_shape[2:])
         if self.mode == "max":
             routed = global_max_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims, ties=ties, nan=nan)
             return {"y": np.zeros(self.out_shape), "dx": tol.sum_bound(routed, 2, dtype)}
+        spread = global_avg_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims)
         return {
             "y": tol.global_avg_pool_bound(inputs.x, dtype=dtype, keepdims=self.keepdims),
-            "dx": tol.sum_bound(
-                global_avg_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims), area + 1, dtype
-            ),
+            "dx": tol.sum_bound(spread, area + 1, dtype),
         }
 
     def features(self) -> set[str]:
@@ -433,14 +513,41 @@ VALUE_FEATURES = {
     "special": "NaN and ±inf in the input",
 }
 
-#: Cell predicates for :meth:`Example.most_in_a_window` and :meth:`Example.fewest_in_a_window`.
+#: Cell predicates for :func:`most_in_a_window` and :func:`fewest_in_a_window`.
 CELL_FLAGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "nan": np.isnan,
     "inf": np.isinf,
-    "+inf": lambda x: np.isposinf(x),
-    "-inf": lambda x: np.isneginf(x),
+    "+inf": np.isposinf,
+    "-inf": np.isneginf,
     "above -inf": lambda x: x > -np.inf,
 }
+
+
+def most_in_a_window(case: Case, x: np.ndarray, flag: str = "nan") -> int:
+    """Largest number of cells of ``x`` matching ``flag`` (:data:`CELL_FLAGS`) that any single
+    output window of ``case`` reads (``0`` when no cell matches)."""
+    mask = CELL_FLAGS[flag](x)
+    return int(case.window_counts(mask).max()) if mask.any() else 0
+
+
+def fewest_in_a_window(case: Case, x: np.ndarray, flag: str) -> int:
+    """Smallest number of cells of ``x`` matching ``flag`` that any output window reads."""
+    return int(case.window_counts(CELL_FLAGS[flag](x)).min())
+
+
+def most_near_max_in_a_window(case: Case, x: np.ndarray, atol: float) -> int:
+    """Largest number of input taps of one pooling window that lie within ``atol`` of that window's
+    maximum (NaN ignored): how many taps a tolerance-based max gradient would pick."""
+    if not isinstance(case, PoolCase):
+        raise TypeError("most_near_max_in_a_window needs a PoolCase")
+    geom = case.geometry
+    view = window_view(pad(x, geom, -np.inf), geom)
+    peak = max_pool(x, case.kernel, nan="ignore", **case.kwargs())
+    peak = peak.reshape(peak.shape + (1,) * case.nd)
+    with np.errstate(invalid="ignore"):
+        near = (view >= peak - atol) & np.isfinite(view)
+    axes = tuple(range(near.ndim - case.nd, near.ndim))
+    return int(near.sum(axis=axes).max())
 
 
 @dataclass(frozen=True)
@@ -485,12 +592,17 @@ class Example:
         if isinstance(case, ConvCase):
             w = rng.standard_normal(case.w_shape)
             b = rng.standard_normal(case.w_shape[0]) if case.bias else None
-        dy = rng.standard_normal(case.out_shape)  # type: ignore[attr-defined]
+        dy = rng.standard_normal(case.out_shape)
 
-        def rounded(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a.astype(dtype).astype(np.float64)
+        def rounded(a: np.ndarray) -> np.ndarray:
+            return a.astype(dtype).astype(np.float64)
 
-        return Inputs(x=rounded(x), dy=rounded(dy), w=rounded(w), b=rounded(b))  # type: ignore[arg-type]
+        return Inputs(
+            x=rounded(x),
+            dy=rounded(dy),
+            w=None if w is None else rounded(w),
+            b=None if b is None else rounded(b),
+        )
 
     def features(self) -> set[str]:
         """The case's semantic features plus the kind of input values, e.g. ``"max_pool: NaN and
@@ -499,38 +611,16 @@ class Example:
         return self.case.features() | extra
 
     def most_in_a_window(self, flag: str = "nan") -> int:
-        """Largest number of input cells matching ``flag`` (see :data:`CELL_FLAGS`) that any single
-        output window reads (``0`` when no cell matches); divergence conditions use it."""
-        mask = CELL_FLAGS[flag](self.inputs().x)
-        return int(self.case.window_counts(mask).max()) if mask.any() else 0
+        """:func:`most_in_a_window` on this example's float64 ``x``."""
+        return most_in_a_window(self.case, self.inputs().x, flag)
 
     def fewest_in_a_window(self, flag: str) -> int:
-        """Smallest number of input cells matching ``flag`` that any output window reads."""
-        return int(self.case.window_counts(CELL_FLAGS[flag](self.inputs().x)).min())
+        """:func:`fewest_in_a_window` on this example's float64 ``x``."""
+        return fewest_in_a_window(self.case, self.inputs().x, flag)
 
     def most_near_max_in_a_window(self, atol: float) -> int:
-        """Largest number of input taps of one pooling window that lie within ``atol`` of that
-        window's maximum (NaN ignored): how many taps a tolerance-based max gradient would pick."""
-        case = self.case
-        if not isinstance(case, PoolCase):
-            raise TypeError("most_near_max_in_a_window needs a PoolCase")
-        x = self.inputs().x
-        geom = window_geometry(
-            case.op,
-            case.x_shape[2:],
-            case.kernel,
-            stride=case.resolved_stride,
-            padding=case.padding,
-            dilation=case.dilation,
-            ceil_mode=case.ceil_mode,
-        )
-        view = window_view(pad(x, geom, -np.inf), geom)
-        peak = max_pool(x, case.kernel, nan="ignore", **case.kwargs())
-        peak = peak.reshape(peak.shape + (1,) * case.nd)
-        with np.errstate(invalid="ignore"):
-            near = (view >= peak - atol) & np.isfinite(view)
-        axes = tuple(range(near.ndim - case.nd, near.ndim))
-        return int(near.sum(axis=axes).max())
+        """:func:`most_near_max_in_a_window` on this example's float64 ``x``."""
+        return most_near_max_in_a_window(self.case, self.inputs().x, atol)
 
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""

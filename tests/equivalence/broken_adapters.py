@@ -1,7 +1,7 @@
 """Deliberately wrong PyTorch adapters: each carries one classic bug the suite must catch.
 
 They are also usable from the command line, e.g.
-``pytest tests/equivalence --adapters tests.equivalence.broken_adapters:FlippedKernel``.
+``pytest convequiv/suite --adapters tests.equivalence.broken_adapters:FlippedKernel``.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 
 from convequiv.adapters.base import Semantics, Unsupported
-from convequiv.adapters.torch_adapter import TorchAdapter, _flat_pad
+from convequiv.adapters.torch_adapter import TorchAdapter, TorchPlan
 
 
 class SameLowerInsteadOfSame(TorchAdapter):
@@ -20,10 +19,11 @@ class SameLowerInsteadOfSame(TorchAdapter):
 
     name = "broken[same-lower]"
 
-    def _conv_padding(self, case):
+    def _conv_plan(self, case, api, dtype):
         if case.padding == "same":
-            return 0, _flat_pad(tuple((hi, lo) for lo, hi in case.pads))
-        return super()._conv_padding(case)
+            swapped = tuple((hi, lo) for lo, hi in case.pads)
+            return TorchPlan(case, api, dtype, "pre-pad", "conv", (0,) * case.nd, prepad=swapped)
+        return super()._conv_plan(case, api, dtype)
 
 
 class FlippedKernel(TorchAdapter):
@@ -31,9 +31,8 @@ class FlippedKernel(TorchAdapter):
 
     name = "broken[flipped-kernel]"
 
-    def _conv(self, case, t, api):
-        flipped = dict(t, w=torch.flip(t["w"], dims=tuple(range(2, t["w"].ndim))))
-        return super()._conv(case, flipped, api)
+    def _conv(self, plan, case, x, w, b):
+        return super()._conv(plan, case, x, torch.flip(w, dims=tuple(range(2, w.ndim))), b)
 
 
 class TransposedKernel(TorchAdapter):
@@ -41,10 +40,10 @@ class TransposedKernel(TorchAdapter):
 
     name = "broken[transposed-kernel]"
 
-    def _conv(self, case, t, api):
+    def _conv(self, plan, case, x, w, b):
         if case.nd == 2 and case.w_shape[2] == case.w_shape[3]:
-            t = dict(t, w=t["w"].transpose(2, 3))
-        return super()._conv(case, t, api)
+            w = w.transpose(2, 3)
+        return super()._conv(plan, case, x, w, b)
 
 
 class ZeroPaddedMaxPool(TorchAdapter):
@@ -52,11 +51,11 @@ class ZeroPaddedMaxPool(TorchAdapter):
 
     name = "broken[zero-padded-max-pool]"
 
-    def _pool(self, case, x, api):
-        if case.kind == "max" and any(lo or hi for lo, hi in case.pads):
-            x = F.pad(x, _flat_pad(case.pads), value=0.0)
-            case = replace(case, padding=0, x_shape=tuple(x.shape))
-        return super()._pool(case, x, api)
+    def _pool_plan(self, case, api, dtype):
+        plan = super()._pool_plan(case, api, dtype)
+        if case.kind == "max" and any(lo or hi for lo, hi in case.pads) and not isinstance(plan, Unsupported):
+            return TorchPlan(case, api, dtype, "pre-pad", plan.call, (0,) * case.nd, prepad=case.pads, pad_value=0.0)
+        return plan
 
 
 class IgnoresCountIncludePad(TorchAdapter):
@@ -64,11 +63,8 @@ class IgnoresCountIncludePad(TorchAdapter):
 
     name = "broken[ignores-count-include-pad]"
 
-    def _pool_translation(self, case):
-        return super()._pool_translation(replace(case, count_include_pad=True))
-
-    def _pool(self, case, x, api):
-        return super()._pool(replace(case, count_include_pad=True), x, api)
+    def _pool_plan(self, case, api, dtype):
+        return super()._pool_plan(replace(case, count_include_pad=True), api, dtype)
 
 
 class WrongTiePolicy(TorchAdapter):
@@ -86,13 +82,10 @@ class FalseRefusal(TorchAdapter):
     name = "broken[false-refusal]"
 
     def support(self, case, api, dtype):
-        if case.op == "conv" and case.groups > 1:
-            return Unsupported("grouped convolution", evidence="refuses")
-        return super().support(case, api, dtype)
-
-    def attempt(self, case, inputs, api):
-        conv = getattr(F, f"conv{case.nd}d")
-        return conv(torch.from_numpy(inputs["x"]), torch.from_numpy(inputs["w"]), groups=case.groups)
+        plan = super().support(case, api, dtype)
+        if case.op == "conv" and case.groups > 1 and not isinstance(plan, Unsupported):
+            return Unsupported("grouped convolution", evidence="refuses", attempt=plan)
+        return plan
 
 
 class HalfPrecisionGradient(TorchAdapter):
@@ -100,8 +93,8 @@ class HalfPrecisionGradient(TorchAdapter):
 
     name = "broken[half-precision-gradient]"
 
-    def run(self, case, inputs, api):
-        out = super().run(case, inputs, api)
+    def run(self, plan, inputs):
+        out = super().run(plan, inputs)
         if "dw" in out:
             out["dw"] = out["dw"].astype("float16").astype(out["dw"].dtype)
         return out
@@ -112,8 +105,25 @@ class DropsCeilModeWindow(TorchAdapter):
 
     name = "broken[drops-ceil-mode]"
 
-    def _pool(self, case, x, api):
-        return super()._pool(replace(case, ceil_mode=False), x, api)
+    def _pool(self, plan, case, x):
+        return super()._pool(plan, replace(case, ceil_mode=False), x)
+
+
+class BugInAdapterCode(TorchAdapter):
+    """Claims a refusal whose 'evidence' is a crash of its own code, not of PyTorch."""
+
+    name = "broken[bug-as-refusal]"
+
+    def support(self, case, api, dtype):
+        plan = super().support(case, api, dtype)
+        if case.op == "conv" and case.bias and not isinstance(plan, Unsupported):
+            return Unsupported("bias", evidence="refuses", attempt=replace(plan, call="not a callable"))
+        return plan
+
+    def _conv(self, plan, case, x, w, b):
+        if plan.call == "not a callable":
+            raise KeyError("the adapter's own lookup failed")
+        return super()._conv(plan, case, x, w, b)
 
 
 BROKEN = (
@@ -126,4 +136,5 @@ BROKEN = (
     FalseRefusal,
     HalfPrecisionGradient,
     DropsCeilModeWindow,
+    BugInAdapterCode,
 )

@@ -4,11 +4,16 @@ forward output and input / weight / bias gradients of every adapter against the 
 import pytest
 from hypothesis import given
 
-from convequiv.reference.strategies import conv_cases, examples, pin_edge_cases
+from convequiv.reference.strategies import conv_cases, edge_cases, examples
 
 
 @pytest.mark.ops("conv")
-@pin_edge_cases("conv")
 @given(ex=examples(conv_cases(), values=("normal", "ties")))
 def test_conv(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
+
+
+@pytest.mark.ops("conv")
+@pytest.mark.parametrize("ex", edge_cases("conv"), ids=lambda e: e.name)
+def test_conv_edge_case(adapter, api, dtype, ex, equivalence):
     equivalence.check(adapter, ex, api=api, dtype=dtype)

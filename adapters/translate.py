@@ -1,0 +1,128 @@
+"""Every canonical -> framework translation, written once: data and kernel layouts, padding.
+
+The reference is channels-first: data ``(N, C, *spatial)``, convolution weights
+``(O, C / groups, *kernel)``, padding as resolved ``(lo, hi)`` pairs per spatial dimension
+(:func:`convequiv.reference.resolve_padding`). Frameworks differ in three ways, each handled here:
+
+* **data layout**: channels-last ``(N, *spatial, C)`` for TensorFlow and Keras
+  (:func:`channels_last`, :func:`channels_first`, and the same for shapes);
+* **kernel layout**: spatial-first ``(*kernel, C / groups, O)`` ("HWIO") for TensorFlow and Keras
+  (:func:`kernel_spatial_first`); depthwise kernels ``(*kernel, C, m)`` where output channel
+  ``c * m + j`` is channel ``c``'s ``j``-th filter (:func:`depthwise_kernel`), the same numbering
+  as the reference's grouped weights with ``groups == C``;
+* **padding spelling**: a named form (``"valid"`` / ``"same"``) where the framework has one,
+  explicit per-side lists in the framework's order (:func:`flat_pad_widths` for ``torch.nn.functional.pad``,
+  :func:`pad_list` for ``tf.pad`` / ``keras.ops.pad`` / ``numpy.pad``), or a pre-pad of the
+  input followed by an unpadded op when the framework cannot take the padding natively.
+
+Every function is an exact permutation or copy (no arithmetic), so translating there and back is
+the identity; the tests check that round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from convequiv.reference.geometry import Pads
+
+Shape = tuple[int, ...]
+OptionalShape = tuple[int | None, ...]
+
+
+# --------------------------------------------------------------------------------- data layouts
+def channels_last(a: np.ndarray) -> np.ndarray:
+    """``(N, C, *spatial)`` -> ``(N, *spatial, C)``; an ``(N, C)`` array is returned as it is."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1)) if a.ndim > 2 else a
+
+
+def channels_first(a: np.ndarray) -> np.ndarray:
+    """``(N, *spatial, C)`` -> ``(N, C, *spatial)``; an ``(N, C)`` array is returned as it is."""
+    return np.ascontiguousarray(np.moveaxis(a, -1, 1)) if a.ndim > 2 else a
+
+
+def channels_last_shape(shape: Sequence[int | None]) -> OptionalShape:
+    """The shape of :func:`channels_last` of an array of ``shape``."""
+    s = tuple(shape)
+    return (s[0], *s[2:], s[1]) if len(s) > 2 else s
+
+
+def channels_first_shape(shape: Sequence[int | None]) -> OptionalShape:
+    """The shape of :func:`channels_first` of an array of ``shape``."""
+    s = tuple(shape)
+    return (s[0], s[-1], *s[1:-1]) if len(s) > 2 else s
+
+
+# ------------------------------------------------------------------------------- kernel layouts
+def kernel_spatial_first(w: np.ndarray) -> np.ndarray:
+    """``(O, C / groups, *kernel)`` -> ``(*kernel, C / groups, O)`` (TensorFlow's HWIO)."""
+    return np.ascontiguousarray(np.transpose(w, (*range(2, w.ndim), 1, 0)))
+
+
+def kernel_channels_first(k: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`kernel_spatial_first`: ``(*kernel, I, O)`` -> ``(O, I, *kernel)``."""
+    nd = k.ndim - 2
+    return np.ascontiguousarray(np.transpose(k, (nd + 1, nd, *range(nd))))
+
+
+def depthwise_kernel(w: np.ndarray, channels: int) -> np.ndarray:
+    """Grouped weights with ``groups == channels`` ``(C * m, 1, *kernel)`` -> ``(*kernel, C, m)``."""
+    spatial = tuple(range(2, w.ndim))
+    return np.ascontiguousarray(np.transpose(w, (*spatial, 0, 1)).reshape(w.shape[2:] + (channels, -1)))
+
+
+def depthwise_kernel_back(k: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`depthwise_kernel`: ``(*kernel, C, m)`` -> ``(C * m, 1, *kernel)``."""
+    nd = k.ndim - 2
+    return np.ascontiguousarray(np.moveaxis(k.reshape(k.shape[:nd] + (-1,)), -1, 0)[:, None])
+
+
+# ------------------------------------------------------------------------------------- padding
+def has_padding(pads: Pads) -> bool:
+    return any(lo or hi for lo, hi in pads)
+
+
+def symmetric(pads: Pads) -> bool:
+    """The same amount on both sides of every spatial dimension."""
+    return all(lo == hi for lo, hi in pads)
+
+
+def per_side(pads: Pads) -> Shape:
+    """The one-int-per-dimension spelling of symmetric padding (``padding=(1, 2)`` in PyTorch)."""
+    if not symmetric(pads):
+        raise ValueError(f"padding {pads} is not symmetric")
+    return tuple(lo for lo, _ in pads)
+
+
+def flat_pad_widths(pads: Pads) -> list[int]:
+    """``torch.nn.functional.pad`` order: the last dimension first, ``lo, hi`` each."""
+    return [v for lo, hi in reversed(pads) for v in (lo, hi)]
+
+
+def pad_list(pads: Pads, *, channels_last_layout: bool = True) -> list[list[int]]:
+    """Per-axis ``[lo, hi]`` for every axis of the data (``tf.pad``, ``keras.ops.pad``, ``numpy.pad``,
+    TensorFlow's explicit padding): ``[[0, 0], [lo, hi], ..., [0, 0]]`` channels-last, or
+    ``[[0, 0], [0, 0], [lo, hi], ...]`` channels-first."""
+    spatial = [[lo, hi] for lo, hi in pads]
+    return [[0, 0], *spatial, [0, 0]] if channels_last_layout else [[0, 0], [0, 0], *spatial]
+
+
+def named_padding(padding: object, pads: Pads) -> str | None:
+    """``"valid"`` / ``"same"`` when the canonical padding has that name in frameworks (no padding
+    at all is ``"valid"`` whatever its spelling); ``None`` when it must be spelled out."""
+    if padding in ("valid", "same"):
+        return str(padding)
+    return None if has_padding(pads) else "valid"
+
+
+def padded_sizes(sizes: Sequence[int], pads: Pads) -> Shape:
+    """Spatial sizes after padding by ``pads``."""
+    return tuple(n + lo + hi for n, (lo, hi) in zip(sizes, pads))
+
+
+def torch_pool_takes(pads: Pads, kernel: Sequence[int]) -> bool:
+    """Whether PyTorch's pooling takes ``pads`` as its own ``padding=``: symmetric and at most half
+    the (undilated) kernel in every dimension (``pad should be at most half of effective kernel
+    size`` is checked against ``kernel // 2``)."""
+    return symmetric(pads) and all(lo <= k // 2 for (lo, _), k in zip(pads, kernel))

@@ -1,0 +1,30 @@
+"""Depth (channel) pooling and global pooling of every adapter against the reference."""
+
+import pytest
+from hypothesis import given
+
+from convequiv.reference.strategies import depth_pool_cases, edge_cases, examples, global_pool_cases
+
+
+@pytest.mark.ops("depth_pool")
+@given(ex=examples(depth_pool_cases(), values=("normal", "ties", "special")))
+def test_depth_pool(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
+
+
+@pytest.mark.ops("depth_pool")
+@pytest.mark.parametrize("ex", edge_cases("depth_pool"), ids=lambda e: e.name)
+def test_depth_pool_edge_case(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
+
+
+@pytest.mark.ops("global_max_pool", "global_avg_pool")
+@given(ex=examples(global_pool_cases(), values=("normal", "ties", "special")))
+def test_global_pool(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
+
+
+@pytest.mark.ops("global_max_pool", "global_avg_pool")
+@pytest.mark.parametrize("ex", edge_cases("global_max_pool") + edge_cases("global_avg_pool"), ids=lambda e: e.name)
+def test_global_pool_edge_case(adapter, api, dtype, ex, equivalence):
+    equivalence.check(adapter, ex, api=api, dtype=dtype)
