@@ -1,150 +1,214 @@
-"""``convequiv check``: run the equivalence suite and print the op x adapter matrix.
+"""``convequiv check``: run the equivalence suite and print the adapters x ops matrix.
 
-The suite runs in a fresh ``pytest`` process (Keras chooses its backend once per process, so the
-check must not inherit one) on the equivalence tests of this checkout or, in an installed wheel,
-the copy shipped as ``convequiv/suite``. pytest's own progress display shows while it runs; the
-run's tallies come back through the plugin's ``--results`` file and are printed as a matrix:
+The suite (``convequiv.suite``, shipped in the package) runs in a fresh ``pytest`` process (Keras
+chooses its backend once per process, so the check must not inherit one). While it runs, a progress
+display shows the tests done, elapsed time and an estimate of what is left; pytest's own output and
+the frameworks' log lines go to ``DIR/pytest.log`` (``--verbose`` shows them instead). At the end:
+the matrix (:mod:`convequiv.terminal`), the unexplained failures, the recorded divergences once,
+and where the report is.
 
-* ``agrees (n)``: every one of ``n`` checked examples is within the reference's error bound;
-* ``diverges (id, ...)``: a mismatch explained by a recorded divergence;
-* ``unsupported``: the framework cannot express any drawn case (each claim proven);
-* ``FAILED (n)``: ``n`` examples outside the bound and outside every recorded divergence.
+``--report DIR`` (default ``./convequiv-check``) receives ``check.json`` (the results,
+:mod:`convequiv.results`), ``check.md`` (every cell in words, per feature row) and ``pytest.log``.
+Random profiles keep Hypothesis' example database in a per-user cache
+(``~/.cache/convequiv/hypothesis``, or ``--database``), never in the current directory; a failing
+example is replayed first on the next run.
 
-``--report DIR`` also writes ``DIR/check.md`` and ``DIR/check.json``. The exit status is pytest's.
+Exit status: 0 every check agreed or is explained (recorded divergence, proven unsupported);
+1 unexplained failures (or tests that errored); 2 a usage error or a run that could not complete.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
-from typing import Any
 
-import convequiv
+from .settings import PROFILES, SettingsError, resolve, user_cache
 
-from .pytest_plugin import PROFILES, cell_text
-
-
-def suite_directory() -> Path:
-    """The equivalence tests: the checkout's ``tests/equivalence`` or the packaged copy."""
-    package = Path(convequiv.__file__).resolve().parent
-    checkout = package.parent / "tests" / "equivalence"
-    return checkout if checkout.is_dir() else package / "suite"
+DEFAULT_REPORT = Path("convequiv-check")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapters", help="comma-separated adapter specs (default: every installed adapter)")
     parser.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default=os.environ.get("CONVEQUIV_PROFILE", "ci"),
-        help="Hypothesis profile (default: ci, 100 examples per property)",
+        "--profile", choices=sorted(PROFILES), help="Hypothesis profile (default: ci, 100 derandomized examples)"
     )
     parser.add_argument("-n", "--workers", default="0", help="pytest-xdist workers ('auto' or a number; default 0)")
     parser.add_argument("--strict-divergences", action="store_true", help="recorded divergences fail too")
-    parser.add_argument("--report", type=Path, metavar="DIR", help="write DIR/check.md and DIR/check.json")
+    parser.add_argument("--compiled-examples", type=int, help="examples per property for compiling adapters")
+    parser.add_argument("--report", type=Path, metavar="DIR", help=f"report folder (default: ./{DEFAULT_REPORT})")
+    parser.add_argument("--database", type=Path, metavar="DIR", help="Hypothesis example database (random profiles)")
+    parser.add_argument("--verbose", action="store_true", help="show pytest's output and the frameworks' log lines")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments passed to pytest after --")
 
 
-def matrix_rows(results: dict[str, Any], *, features: bool) -> tuple[list[str], list[str], list[list[str]]]:
-    """``(adapters, row names, cells)`` of a results file; ``features`` adds the per-feature rows."""
-    matrix = results["matrix"]
-    adapters = sorted({a for cells in matrix.values() for a in cells})
-    rows = sorted(r for r in matrix if features or ":" not in r)
-    cells = [[cell_text(matrix[r].get(a, {})) for a in adapters] for r in rows]
-    return adapters, rows, cells
+def _requirements() -> str | None:
+    import importlib.util
 
-
-def render_text(results: dict[str, Any]) -> str:
-    adapters, rows, cells = matrix_rows(results, features=False)
-    widths = [max(len(r) for r in [*rows, "op"])] + [
-        max(len(a), *(len(c[i]) for c in cells)) for i, a in enumerate(adapters)
-    ]
-    line = " | ".join(h.ljust(w) for h, w in zip(["op", *adapters], widths))
-    out = [line, "-+-".join("-" * w for w in widths)]
-    out += [" | ".join(v.ljust(w) for v, w in zip([r, *c], widths)) for r, c in zip(rows, cells)]
-    return "\n".join(out)
-
-
-def render_markdown(results: dict[str, Any]) -> str:
-    from .divergences import load
-
-    adapters, rows, cells = matrix_rows(results, features=True)
-    versions = results.get("adapters", {})
-    lines = [
-        "# convequiv check",
-        "",
-        f"Run {results.get('created', '?')}, Hypothesis profile `{results.get('profile', '?')}`, "
-        f"Python {results.get('python', '?')}, NumPy {results.get('numpy', '?')}.",
-        "",
-        "| adapter | versions |",
-        "|---|---|",
-        *(f"| {a} | {', '.join(f'{k} {v}' for k, v in versions.get(a, {}).items())} |" for a in adapters),
-        "",
-        "| op / feature | " + " | ".join(adapters) + " |",
-        "|---" * (len(adapters) + 1) + "|",
-        *(f"| {r} | " + " | ".join(c) + " |" for r, c in zip(rows, cells)),
-        "",
-        "## Recorded divergences",
-        "",
-    ]
-    states = results.get("divergences", {})
-    for div in load():
-        state = states.get(div.id, {}).get("state", "not exercised")
-        summary = " ".join(div.summary.split())
-        lines.append(f"- **{div.id}** ({div.adapter}, {div.op}; {state}): {summary} Evidence: {div.evidence}")
-    return "\n".join(lines) + "\n"
+    missing = [m for m in ("pytest", "hypothesis", "rich") if importlib.util.find_spec(m) is None]
+    if missing:
+        return (
+            f"convequiv check: error: needs {', '.join(missing)}: pip install 'convequiv[test]' "
+            "(and the frameworks to check, e.g. 'convequiv[torch]')"
+        )
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
-    suite = suite_directory()
-    if not suite.is_dir():
-        print(f"convequiv check: error: the equivalence tests are not installed ({suite})", file=sys.stderr)
+    problem = _requirements()
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory() as tmp:
-        results_file = Path(tmp) / "results.json"
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(suite),
-            "-p",
-            "convequiv.pytest_plugin",
-            "--import-mode=importlib",
-            "--hypothesis-profile",
-            args.profile,
-            "--results",
-            str(results_file),
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ]
-        if args.adapters:
-            command += ["--adapters", args.adapters]
-        if args.strict_divergences:
-            command.append("--strict-divergences")
-        if args.workers not in ("0", ""):
-            command += ["-n", args.workers]
-        extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
-        files = len(list(suite.glob("test_*.py")))
-        print(f"convequiv check: running {files} test files in {suite} (profile {args.profile})")
-        status = subprocess.call([*command, *extra])
-        if not results_file.exists():
-            print("convequiv check: no results were recorded (see pytest's output above)", file=sys.stderr)
-            return status or 1
-        results = json.loads(results_file.read_text())
+    report = args.report or DEFAULT_REPORT
+    try:
+        settings = resolve(
+            {
+                "adapters": args.adapters,
+                "profile": args.profile,
+                "compiled_examples": args.compiled_examples,
+                "strict": args.strict_divergences or None,
+            }
+        )
+    except SettingsError as exc:
+        print(f"convequiv check: error: {exc}", file=sys.stderr)
+        return 2
+    derandomized = bool(PROFILES[settings.profile].get("derandomize"))
+    database = None if derandomized else (args.database or user_cache("hypothesis"))
+    report.mkdir(parents=True, exist_ok=True)
+    results_file, log_file, progress_file = report / "check.json", report / "pytest.log", report / ".progress"
+    for stale in (results_file, progress_file):
+        stale.unlink(missing_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "convequiv.suite",
+        "-p",
+        "no:cacheprovider",
+        "--hypothesis-profile",
+        settings.profile,
+        "--results",
+        str(results_file),
+        "-q" if not args.verbose else "-v",
+    ]
+    if settings.adapters is not None:
+        command += ["--adapters", ",".join(settings.adapters) or "none"]
+    if settings.strict:
+        command.append("--strict-divergences")
+    if settings.compiled_examples is not None:
+        command += ["--compiled-examples", str(settings.compiled_examples)]
+    if database is not None:
+        command += ["--hypothesis-database", str(database)]
+    if args.workers not in ("0", ""):
+        command += ["-n", args.workers]
+    command += args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEQUIV_") or k == "CONVEQUIV_DIVERGENCES"}
+    env["CONVEQUIV_PROGRESS"] = str(progress_file.resolve())
+    if not args.verbose:
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up lines
+    started = time.time()
+    print(
+        f"convequiv check: profile {settings.profile}, adapters "
+        f"{', '.join(settings.adapters) if settings.adapters is not None else 'every installed one'}; "
+        f"log in {log_file}"
+    )
+    status = _run_with_progress(command, env, log_file, progress_file, verbose=args.verbose)
+    return _summarize(status, report, results_file, log_file, database, time.time() - started)
+
+
+def _run_with_progress(command: list[str], env: dict[str, str], log: Path, progress: Path, *, verbose: bool) -> int:
+    """Run pytest; show a live progress display (tests done of collected, elapsed, estimate)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, env=env, stdout=None if verbose else out, stderr=subprocess.STDOUT)
+        if verbose:
+            return proc.wait()
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("failed {task.fields[failed]}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("collecting", total=None, failed=0)
+            while proc.poll() is None:
+                _update(bar, task, progress)
+                time.sleep(0.5)
+            _update(bar, task, progress)
+    return proc.returncode
+
+
+def _update(bar: object, task: object, progress: Path) -> None:
+    try:
+        lines = progress.read_text().splitlines()
+    except OSError:
+        return
+    collected = [int(line.split()[1]) for line in lines if line.startswith("collected ")]
+    done = [line for line in lines if not line.startswith("collected ")]
+    failed = sum(1 for line in done if line.startswith(("failed", "error")))
+    total = max(collected) if collected else None
+    bar.update(task, total=total, completed=len(done), failed=failed, description="tests")  # type: ignore[attr-defined]
+
+
+def _write_report(results: object, report: Path) -> None:
+    """``check.md`` and ``check.html``: the detailed report of this one run (every feature row)."""
+    from .report import write_single
+
+    write_single(results, report, stem="check")
+
+
+def _summarize(status: int, report: Path, results_file: Path, log: Path, database: Path | None, secs: float) -> int:
+    from . import terminal
+    from .divergences import recorded
+    from .results import ResultsError, read
+
+    if status in (2, 3, 4) or not results_file.exists():
+        tail = [line for line in log.read_text().splitlines() if line.startswith(("ERROR", "E   "))][-3:]
+        why = " / ".join(tail) or f"pytest exited with status {status}; see {log}"
+        print(f"convequiv check: error: the run did not complete: {why}", file=sys.stderr)
+        return 2
+    try:
+        results = read(results_file)
+    except ResultsError as exc:
+        print(f"convequiv check: error: {exc}", file=sys.stderr)
+        return 2
+    _write_report(results, report)
     print()
-    print(render_text(results))
+    for line in terminal.matrix_lines(results):
+        print(line)
+    failed_tests = [line for line in log.read_text().splitlines() if line.startswith(("FAILED ", "ERROR "))]
     print()
-    for div_id, info in results.get("divergences", {}).items():
-        print(f"divergence {div_id}: {info['state']}")
-    if args.report:
-        args.report.mkdir(parents=True, exist_ok=True)
-        (args.report / "check.json").write_text(json.dumps(results, indent=1, sort_keys=True))
-        (args.report / "check.md").write_text(render_markdown(results))
-        print(f"report written to {args.report}/check.md and check.json")
-    return status
+    print("Recorded divergences:")
+    for line in terminal.divergence_lines(results, recorded()):
+        print(f"  {line}")
+    tests = results.tests
+    print()
+    print(
+        f"{tests['passed']} tests passed, {tests['failed']} failed, {tests['skipped']} skipped in {secs:.0f} s; "
+        f"{sum(results.counts().values())} checks"
+    )
+    if failed_tests:
+        print(f"Unexplained failures ({len(failed_tests)} tests; each has a one-line reproduction in {log}):")
+        for line in failed_tests[:20]:
+            print(f"  {line[:200]}")
+        if database is not None:
+            print(f"Hypothesis keeps the failing examples in {database}; the next run replays them first.")
+    print(f"Report: {report}/check.md, {report}/check.json, {log}")
+    return 1 if failed_tests or results.failed() or status == 1 else 0

@@ -17,7 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "size": ("convequiv.size_cli", "output size of one spatial dimension, with the formula applied"),
     "tables": ("convequiv.models.cli", "parameter-count tables of the notes' models"),
     "claims": ("convequiv.claims.cli", "the notes' claims with verdicts and evidence"),
-    "report": ("convequiv.report", "merge result files into docs/compatibility.{md,html}"),
+    "report": ("convequiv.report", "merge results files of several runs into a compatibility report"),
     "bench": ("convequiv.bench", "benchmark the reference against PyTorch and TensorFlow"),
 }
 
@@ -28,7 +28,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from convequiv import __version__
+
     parser = _Parser(prog="convequiv", description="Cross-framework equivalence suite for CNN building blocks.")
+    parser.add_argument("--version", action="version", version=f"convequiv {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, summary) in SUBCOMMANDS.items():
         try:

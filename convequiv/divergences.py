@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-
-import tomllib
 
 from .condition import Condition, ConditionError
 

@@ -345,6 +345,22 @@ class Reporter:
                 self.results.merge(Results.from_json(json.loads(value), "worker"))
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             self.results.tests[report.outcome] += 1
+            self._progress(f"{report.outcome} {report.nodeid}")
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not hasattr(self.config, "workerinput"):
+            self._progress(f"collected {len(session.items)}")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self._progress(f"collected {len(ids)}")
+
+    def _progress(self, line: str) -> None:
+        """One line per event to the file ``CONVEQUIV_PROGRESS`` names (``convequiv check`` shows it)."""
+        path = os.environ.get("CONVEQUIV_PROGRESS")
+        if path:
+            with open(path, "a") as fh:
+                fh.write(line + "\n")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         from convequiv import terminal

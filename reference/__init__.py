@@ -9,12 +9,16 @@ explicit keywords: padding placement, ``ceil_mode``, ``count_include_pad``, the 
 policy ``ties`` and the NaN policy ``nan``.
 
 Modules: :mod:`~convequiv.reference.geometry` (sizes and padding), :mod:`~convequiv.reference.convolution`,
-:mod:`~convequiv.reference.pooling` (max / average), :mod:`~convequiv.reference.channel_pooling` (depth and global),
+:mod:`~convequiv.reference.transposed` (transposed convolution, the adjoint of ``conv``; its weight is
+``(C, O // groups, *kernel)``), :mod:`~convequiv.reference.pooling` (max / average),
+:mod:`~convequiv.reference.channel_pooling` (depth and global),
 :mod:`~convequiv.reference.params` (parameter counts), :mod:`~convequiv.reference.tolerance` (error bounds),
 :mod:`~convequiv.reference.strategies` (Hypothesis strategies; needs ``hypothesis``).
 
 The package imports nothing but NumPy.
 """
+
+from convequiv import __version__ as __version__
 
 from .channel_pooling import (
     depth_pool,
@@ -30,13 +34,13 @@ from .params import (
     ParamCount,
     batch_norm_params,
     conv_params,
+    conv_transpose_params,
     dense_params,
     depthwise_conv_params,
     separable_conv_params,
 )
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
-
-__version__ = "0.1.0"
+from .transposed import conv_transpose, conv_transpose_backward, transposed_output_size
 
 __all__ = [
     "ParamCount",
@@ -46,6 +50,9 @@ __all__ = [
     "conv",
     "conv_backward",
     "conv_params",
+    "conv_transpose",
+    "conv_transpose_backward",
+    "conv_transpose_params",
     "dense_params",
     "depth_pool",
     "depth_pool_backward",
@@ -60,4 +67,5 @@ __all__ = [
     "output_size",
     "resolve_padding",
     "separable_conv_params",
+    "transposed_output_size",
 ]
