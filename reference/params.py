@@ -3,6 +3,9 @@
 Formulas (``K = prod(kernel)``; an int kernel is square, cubic, ... in ``ndim`` dimensions):
 
 * convolution: ``O * (C / groups) * K`` weights ``+ O`` biases;
+* transposed convolution from ``C`` to ``O`` channels: ``C * (O / groups) * K`` weights ``+ O``
+  biases, the same number as the convolution from ``C`` to ``O`` (Keras and PyTorch count the same
+  weights in different layouts);
 * dense / linear: ``I * O + O``;
 * depthwise convolution (``groups = C``, ``depth_multiplier`` outputs per channel):
   ``C * m * K + C * m``;
@@ -70,6 +73,32 @@ def conv_params(
     if c % g or o % g:
         raise ValueError(f"{op}: groups={g} must divide in_channels={c} and out_channels={o}")
     return o * (c // g) * _kernel_size(op, kernel, ndim) + (o if bias else 0)
+
+
+def conv_transpose_params(
+    in_channels: int,
+    out_channels: int,
+    kernel: int | Sequence[int],
+    *,
+    groups: int = 1,
+    bias: bool = True,
+    ndim: int = 2,
+) -> int:
+    """``in * (out / groups) * prod(kernel) + (out if bias)``: the entries of the weight
+    ``(C, O // groups, *kernel)`` and bias ``(O,)`` that ``conv_transpose`` takes.
+
+    Keras and PyTorch count the same weights: PyTorch's ``ConvTranspose{1,2,3}d`` stores
+    ``(in, out // groups, *kernel)``, Keras's ``Conv{1,2,3}DTranspose`` (no groups) stores
+    ``(*kernel, out, in)``, each with ``out`` biases. The count equals ``conv_params`` with the same
+    arguments; Conv2DTranspose(32, 3) on 64 channels: 64 * 32 * 9 + 32 = 18464.
+    """
+    op = "conv_transpose_params"
+    c = _positive(op, "in_channels", in_channels)
+    o = _positive(op, "out_channels", out_channels)
+    g = _positive(op, "groups", groups)
+    if c % g or o % g:
+        raise ValueError(f"{op}: groups={g} must divide in_channels={c} and out_channels={o}")
+    return c * (o // g) * _kernel_size(op, kernel, ndim) + (o if bias else 0)
 
 
 def dense_params(in_features: int, out_features: int, *, bias: bool = True) -> int:
