@@ -57,6 +57,7 @@ from ._checks import per_dim
 from .channel_pooling import global_avg_pool
 from .convolution import conv, conv_backward
 from .pooling import avg_pool, avg_pool_backward, max_pool_backward
+from .transposed import conv_transpose, conv_transpose_backward
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
@@ -164,3 +165,33 @@ def agree(a, b, magnitude, terms: int, dtype: DTypeLike, other: DTypeLike = np.f
     bound = factor * np.abs(np.asarray(magnitude, dtype=np.float64)) + floor
     with np.errstate(invalid="ignore"):
         return bool(np.all((a64 == b64) | (np.abs(a64 - b64) <= bound)))
+
+
+def conv_transpose_bound(x, w, b, *, dtype, stride=1, padding=0, output_padding=0, dilation=1, groups=1) -> np.ndarray:
+    """Forward bound: an output cell receives at most one product per input channel of its group
+    and kernel tap, ``C / groups * prod(kernel)`` products, plus the bias."""
+    wa = np.abs(np.asarray(w, dtype=np.float64))
+    ba = None if b is None else np.abs(np.asarray(b, dtype=np.float64))
+    magnitude = conv_transpose(
+        np.abs(np.asarray(x, dtype=np.float64)),
+        wa,
+        ba,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+    )
+    return sum_bound(magnitude, (wa.shape[0] // groups) * math.prod(wa.shape[2:]) + 1, dtype)
+
+
+def conv_transpose_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """Bounds ``(dx, dw, db)``: ``dx`` sums ``O / groups * prod(kernel)`` products, ``dw`` one per
+    batch item and input position, ``db`` one per batch item and output position."""
+    xa, wa, dya = (np.abs(np.asarray(a, dtype=np.float64)) for a in (x, w, dy))
+    kw = {"stride": stride, "padding": padding, "output_padding": output_padding, "dilation": dilation}
+    mdx, mdw, mdb = conv_transpose_backward(xa, wa, dya, groups=groups, **kw)
+    dx_terms = wa.shape[1] * math.prod(wa.shape[2:])
+    dw_terms = xa.shape[0] * math.prod(xa.shape[2:])
+    db_terms = dya.shape[0] * math.prod(dya.shape[2:])
+    return sum_bound(mdx, dx_terms, dtype), sum_bound(mdw, dw_terms, dtype), sum_bound(mdb, db_terms, dtype)
