@@ -454,3 +454,89 @@ def global_max_pool_backward(x, dy, *, keepdims=False, ties="first", nan="propag
                 for t in chosen:
                     dx[(n, c, *cells[t])] += dy[n, c] / len(chosen)
     return dx
+
+
+# --------------------------------------------------------------------------------------------
+# Transposed convolution
+# --------------------------------------------------------------------------------------------
+
+
+def transposed_geometry(sizes, kernel, stride, padding, output_padding=0, dilation=1):
+    """``(pads, out_sizes)`` of a transposed convolution of inputs ``sizes``, from the definition:
+    explicit padding and ``"valid"`` give ``out = (n - 1) * s - lo - hi + d * (k - 1) + 1 +
+    output_padding``; ``"same"`` / ``"same_lower"`` give ``out = n * s`` with the padding the
+    forward ``"same"`` form gives an input of length ``n * s``."""
+    nd = len(sizes)
+    kernel, stride, dilation = per_dim(kernel, nd), per_dim(stride, nd), per_dim(dilation, nd)
+    extra = per_dim(output_padding, nd)
+    if isinstance(padding, str) and padding != "valid":
+        outs = tuple(n * s for n, s in zip(sizes, stride))
+        return pads_of(padding, outs, kernel, stride, dilation), outs
+    pads = pads_of(padding, sizes, kernel, stride, dilation)
+    outs = tuple(
+        (n - 1) * s - lo - hi + d * (k - 1) + 1 + p
+        for n, k, s, d, (lo, hi), p in zip(sizes, kernel, stride, dilation, pads, extra)
+    )
+    if min(outs) < 1:
+        raise ValueError(f"no output cell: sizes {sizes}, kernel {kernel}, pads {pads}, stride {stride}")
+    return pads, outs
+
+
+def _transposed_geometry(x, w, stride, padding, output_padding, dilation, groups):
+    nd = x.ndim - 2
+    kernel = w.shape[2:]
+    stride, dilation = per_dim(stride, nd), per_dim(dilation, nd)
+    pads, outs = transposed_geometry(x.shape[2:], kernel, stride, padding, output_padding, dilation)
+    assert w.shape[0] == x.shape[1]
+    return kernel, stride, dilation, pads, outs, x.shape[1] // groups, w.shape[1]
+
+
+@quiet
+def conv_transpose(x, w, b=None, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1) -> np.ndarray:
+    """Every input element, times the kernel, scattered into the output:
+    ``y[n, g * Og + o, i * s + k * d - lo] += x[n, g * Cg + c, i] * w[g * Cg + c, o, k]`` for the
+    targets that lie on the output (``0 <= j < out``); then ``+ b``."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    kernel, stride, dilation, pads, outs, cg, og = _transposed_geometry(
+        x, w, stride, padding, output_padding, dilation, groups
+    )
+    y = np.zeros((x.shape[0], groups * og, *outs))
+    for g in range(groups):
+        ins, outs_of_g = slice(g * cg, (g + 1) * cg), slice(g * og, (g + 1) * og)
+        for i in grid(x.shape[2:]):
+            for k in grid(kernel):
+                j = tap_position(i, k, stride, dilation, pads)
+                if on_input(j, outs):
+                    # (N, Cg) @ (Cg, Og): the group's input channels times one kernel tap.
+                    y[(slice(None), outs_of_g, *j)] += x[(slice(None), ins, *i)] @ w[(ins, slice(None), *k)]
+    if b is not None:
+        for o in range(groups * og):
+            y[:, o] += b[o]
+    return y
+
+
+@quiet
+def conv_transpose_backward(x, w, dy, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+    """``(dx, dw, db)`` of ``sum(dy * conv_transpose(x, w, b))``, accumulated from the definition:
+    every (input element, tap) pair whose target ``j`` is an output cell passes ``dy[j]`` back."""
+    x, w, dy = (np.asarray(a, np.float64) for a in (x, w, dy))
+    kernel, stride, dilation, pads, outs, cg, og = _transposed_geometry(
+        x, w, stride, padding, output_padding, dilation, groups
+    )
+    assert dy.shape == (x.shape[0], groups * og, *outs)
+    dx, dw, db = np.zeros(x.shape), np.zeros(w.shape), np.zeros(groups * og)
+    for j in grid(outs):
+        for o in range(groups * og):
+            for n in range(x.shape[0]):
+                db[o] += dy[(n, o, *j)]
+    for g in range(groups):
+        ins, outs_of_g = slice(g * cg, (g + 1) * cg), slice(g * og, (g + 1) * og)
+        for i in grid(x.shape[2:]):
+            for k in grid(kernel):
+                j = tap_position(i, k, stride, dilation, pads)
+                if not on_input(j, outs):
+                    continue  # the target was cropped away: no output, no gradient
+                upstream = dy[(slice(None), outs_of_g, *j)]  # (N, Og)
+                dx[(slice(None), ins, *i)] += upstream @ w[(ins, slice(None), *k)].T
+                dw[(ins, slice(None), *k)] += x[(slice(None), ins, *i)].T @ upstream
+    return dx, dw, db

@@ -14,6 +14,7 @@ from convequiv import reference
 X = np.zeros((2, 6, 5, 7))  # N=2, C=6, H=5, W=7
 W = np.zeros((4, 3, 3, 2))  # O=4, C/groups=3 (groups=2), 3x2 kernel
 B = np.zeros(4)
+WT = np.zeros((6, 2, 3, 2))  # transposed: C=6, O / groups = 2 (groups=2, so O=4), 3x2 kernel
 
 # Valid calls; each bad-input case overrides some of these keyword arguments.
 VALID: dict[str, dict] = {
@@ -37,6 +38,10 @@ VALID: dict[str, dict] = {
     "depthwise_conv_params": {"in_channels": 6, "kernel": 3},
     "separable_conv_params": {"in_channels": 6, "out_channels": 4, "kernel": 3},
     "batch_norm_params": {"channels": 6},
+    "conv_transpose": {"x": X, "w": WT, "b": B, "groups": 2},
+    "conv_transpose_backward": {"x": X, "w": WT, "dy": np.zeros((2, 4, 7, 8)), "groups": 2},
+    "transposed_output_size": {"n": 28, "kernel": 3},
+    "conv_transpose_params": {"in_channels": 6, "out_channels": 4, "kernel": 3},
 }
 
 ARRAY_OPS = [name for name in VALID if "pool" in name or (name.startswith("conv") and "params" not in name)]
@@ -50,6 +55,8 @@ DEPTH = ["depth_pool", "depth_pool_backward"]
 MAXES = ["max_pool", "max_pool_backward", "global_max_pool", "global_max_pool_backward"]
 TIE_OPS = ["max_pool_backward", "depth_pool_backward", "global_max_pool_backward"]
 GLOBAL = ["global_avg_pool", "global_avg_pool_backward", "global_max_pool", "global_max_pool_backward"]
+TRANSPOSED = ["conv_transpose", "conv_transpose_backward"]
+TRANSPOSED_SIZE = [*TRANSPOSED, "transposed_output_size"]
 
 # (bad-input class, functions, overrides, exception, argument named, value named)
 BAD = [
@@ -187,6 +194,91 @@ BAD = [
         "0",
     ),
     ("channels 0", ["batch_norm_params"], {"channels": 0}, ValueError, "channels", "0"),
+    # Transposed convolution: w is (C, O // groups, *kernel), output_padding < max(stride, dilation).
+    ("transposed channel mismatch", TRANSPOSED, {"w": np.zeros((4, 2, 3, 2))}, ValueError, "w", "(4, 2, 3, 2)"),
+    ("transposed w rank below x", TRANSPOSED, {"w": np.zeros((6, 2, 3))}, ValueError, "w", "(6, 2, 3)"),
+    ("transposed empty kernel", TRANSPOSED, {"w": np.zeros((6, 2, 0, 2))}, ValueError, "w", "(6, 2, 0, 2)"),
+    ("transposed complex w", TRANSPOSED, {"w": WT.astype(np.complex64)}, TypeError, "w", "complex64"),
+    ("transposed bool w", TRANSPOSED, {"w": WT.astype(bool)}, TypeError, "w", "bool"),
+    ("transposed groups not dividing C", TRANSPOSED, {"groups": 4}, ValueError, "groups", "4"),
+    ("transposed groups 0", TRANSPOSED, {"groups": 0}, ValueError, "groups", "0"),
+    ("transposed float groups", TRANSPOSED, {"groups": 2.0}, TypeError, "groups", "2.0"),
+    ("transposed bias of the wrong length", ["conv_transpose"], {"b": np.zeros(3)}, ValueError, "b", "(3,)"),
+    ("transposed stride 0", TRANSPOSED_SIZE, {"stride": 0}, ValueError, "stride", "0"),
+    ("transposed negative stride", TRANSPOSED, {"stride": (1, -2)}, ValueError, "stride", "(1, -2)"),
+    ("transposed float stride", TRANSPOSED_SIZE, {"stride": 1.5}, TypeError, "stride", "1.5"),
+    ("transposed dilation 0", TRANSPOSED_SIZE, {"dilation": 0}, ValueError, "dilation", "0"),
+    (
+        "transposed kernel 0",
+        ["transposed_output_size", "conv_transpose_params"],
+        {"kernel": 0},
+        ValueError,
+        "kernel",
+        "0",
+    ),
+    ("transposed negative padding", TRANSPOSED_SIZE, {"padding": -1}, ValueError, "padding", "-1"),
+    ("transposed negative padding pair", TRANSPOSED, {"padding": ((0, -2), 1)}, ValueError, "padding", "(0, -2)"),
+    (
+        "transposed negative size pair",
+        ["transposed_output_size"],
+        {"padding": (0, -2)},
+        ValueError,
+        "padding",
+        "(0, -2)",
+    ),
+    ("transposed unknown padding string", TRANSPOSED_SIZE, {"padding": "full"}, ValueError, "padding", "'full'"),
+    ("transposed upper-case padding string", TRANSPOSED_SIZE, {"padding": "SAME"}, ValueError, "padding", "'SAME'"),
+    ("transposed float padding", TRANSPOSED_SIZE, {"padding": 1.5}, TypeError, "padding", "1.5"),
+    ("transposed padding of the wrong length", TRANSPOSED, {"padding": (1, 1, 1)}, ValueError, "padding", "(1, 1, 1)"),
+    ("output_padding at the stride", TRANSPOSED_SIZE, {"output_padding": 1}, ValueError, "output_padding", "1"),
+    (
+        "output_padding at max(stride, dilation)",
+        TRANSPOSED_SIZE,
+        {"stride": 2, "dilation": 3, "output_padding": 3},
+        ValueError,
+        "output_padding",
+        "3",
+    ),
+    (
+        "output_padding above the stride in one dimension",
+        TRANSPOSED,
+        {"stride": (2, 3), "output_padding": (1, 3)},
+        ValueError,
+        "output_padding",
+        "(1, 3)",
+    ),
+    ("negative output_padding", TRANSPOSED_SIZE, {"output_padding": -1}, ValueError, "output_padding", "-1"),
+    ("float output_padding", TRANSPOSED_SIZE, {"output_padding": 0.5}, TypeError, "output_padding", "0.5"),
+    (
+        "output_padding per dim of wrong length",
+        TRANSPOSED,
+        {"output_padding": (0, 0, 0)},
+        TypeError,
+        "output_padding",
+        "(0, 0, 0)",
+    ),
+    (
+        "output_padding with same",
+        TRANSPOSED_SIZE,
+        {"padding": "same", "stride": 2, "output_padding": 1},
+        ValueError,
+        "output_padding",
+        "1",
+    ),
+    (
+        "output_padding with same_lower",
+        TRANSPOSED_SIZE,
+        {"padding": "same_lower", "stride": 2, "output_padding": 1},
+        ValueError,
+        "output_padding",
+        "1",
+    ),
+    ("transposed n 0", ["transposed_output_size"], {"n": 0}, ValueError, "n", "0"),
+    ("transposed float n", ["transposed_output_size"], {"n": 2.5}, TypeError, "n", "2.5"),
+    ("transposed in_channels 0", ["conv_transpose_params"], {"in_channels": 0}, ValueError, "in_channels", "0"),
+    ("transposed out_channels -1", ["conv_transpose_params"], {"out_channels": -1}, ValueError, "out_channels", "-1"),
+    ("transposed params groups not dividing", ["conv_transpose_params"], {"groups": 4}, ValueError, "groups", "4"),
+    ("transposed ndim 0", ["conv_transpose_params"], {"ndim": 0}, ValueError, "ndim", "0"),
 ]
 
 # Output sizes below 1: the message names the geometry that causes it.
@@ -205,6 +297,9 @@ TOO_SMALL = [
         {"x": np.zeros((1, 1, 3)), "kernel": 2, "stride": 1, "padding": [(2, 0)], "count_include_pad": False},
         ["padding", "((2, 0),)", "no input cell"],
     ),
+    ("conv_transpose", {"padding": 4}, ["output size", "input 5", "padding (4, 4)", "output_padding 0"]),
+    ("conv_transpose_backward", {"padding": ((0, 7), 0)}, ["output size", "input 5", "kernel 3", "padding (0, 7)"]),
+    ("transposed_output_size", {"n": 1, "padding": 2}, ["output size", "n=1", "padding=(2, 2)"]),
 ]
 
 
@@ -242,7 +337,12 @@ def test_bad_input_is_named(name, overrides, error, argument, value):
     assert _names(message, argument), f"message does not name the argument {argument!r}: {message}"
     assert value in message, f"message does not show the value {value}: {message}"
     if argument == "w" and error is ValueError:
-        assert "C // groups" in message or "empty" in message, f"w's layout not described: {message}"
+        layouts = (
+            "C // groups",
+            "O // groups",
+            "empty",
+        )  # conv: (O, C // groups, ...); transposed: (C, O // groups, ...)
+        assert any(layout in message for layout in layouts), f"w's layout not described: {message}"
 
 
 @pytest.mark.parametrize(("name", "overrides", "fragments"), TOO_SMALL, ids=lambda v: v if isinstance(v, str) else "")
