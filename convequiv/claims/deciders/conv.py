@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from convequiv.reference import conv, conv_params, effective_kernel
+from convequiv.reference.tolerance import agree
 
 from ..context import Context, Evidence, shape
 from ..model import Decision
+from .bounds import conv_agree, conv_terms
 from .fw import keras_call, to_last, torch_conv
 
 
@@ -20,9 +22,9 @@ def _torch_agrees(ctx: Context, ev: Evidence, x, w, b, want, label: str, **kwarg
     if torch is None:
         ev.missing("torch")
         return True
-    got = torch_conv(torch, x, w, b, **kwargs)
-    same = got.shape == want.shape and np.allclose(got, want, rtol=1e-12, atol=1e-12)
-    ev.add(f"torch {label}: {'identical up to rounding' if same else 'DIFFERENT'}", "torch")
+    got = torch_conv(torch, x, w, b, **kwargs)  # float64, like the reference
+    same = conv_agree(got, want, x, w, b, **kwargs)
+    ev.add(f"torch {label}: {'equal up to rounding' if same else 'DIFFERENT'}", "torch")
     return same
 
 
@@ -33,13 +35,17 @@ def conv_is_mac(ctx: Context) -> Decision:
     y = conv(x, w)
     manual = np.array([[np.sum(x[0, 0, i : i + 3, j : j + 3] * w[0, 0]) for j in range(2)] for i in range(2)])
     flipped = conv(x, w[:, :, ::-1, ::-1])
-    ok = np.allclose(y[0, 0], manual, rtol=1e-13, atol=1e-13)
+    ok = conv_agree(y, manual[None, None], x, w)
+    # if the flipped sums were equal to y's, the two would agree within the larger of their magnitudes' bounds
+    magnitude = np.maximum(conv(np.abs(x), np.abs(w)), conv(np.abs(x), np.abs(w[:, :, ::-1, ::-1])))
+    differs = not agree(flipped, y, magnitude, conv_terms(w), np.float64)
     ev.add(
         f"reference conv of a 4x4 input with a 3x3 filter equals the window-by-window sum of products "
-        f"({'yes' if ok else 'no'}); with the filter flipped (true convolution) it differs by up to "
-        f"{np.abs(flipped - y).max():.3f}",
+        f"({'yes' if ok else 'no'}); with the filter flipped (true convolution) it differs beyond rounding "
+        f"({'yes' if differs else 'no'})",
         "reference",
     )
+    ok &= differs
     ok &= _torch_agrees(ctx, ev, x, w, None, y, "conv2d on the same input")
     return ev.decide("holds" if ok else "wrong")
 
@@ -68,7 +74,8 @@ def dense_vs_conv(ctx: Context) -> Decision:
     y = conv(x, w, b)
     windows = np.stack([x[:, :, i : i + 3, j : j + 3].reshape(2, -1) for i in range(4) for j in range(3)], axis=1)
     dense = windows @ w.reshape(4, -1).T + b
-    ok = np.allclose(y.transpose(0, 2, 3, 1).reshape(2, 12, 4), dense, rtol=1e-12, atol=1e-12)
+    magnitude = np.abs(windows) @ np.abs(w.reshape(4, -1)).T + np.abs(b)  # 27 products and the bias
+    ok = agree(y.transpose(0, 2, 3, 1).reshape(2, 12, 4), dense, magnitude, conv_terms(w), np.float64)
     ev.add(
         f"reference Conv2D (3 -> 4 channels, 3x3) on a 6x5 input equals one Dense layer (27 -> 4) applied to each "
         f"of the 12 flattened windows: {'yes' if ok else 'no'}",
@@ -124,7 +131,8 @@ def dilation_5x5(ctx: Context) -> Decision:
     sparse = np.zeros((3, 2, 5, 5))
     sparse[:, :, ::2, ::2] = w
     dense = conv(x, sparse)
-    ok = span == 5 and dilated.shape[2:] == (3, 3) and np.allclose(dilated, dense, rtol=1e-12, atol=1e-12)
+    # the same products (the zero taps add exact zeros), summed in another order: the 5x5 count of terms
+    ok = span == 5 and dilated.shape[2:] == (3, 3) and conv_agree(dilated, dense, x, sparse)
     ev.add(
         f"effective kernel d(k - 1) + 1 = {span}; reference dilated conv on 7x7 gives {shape(dilated.shape[2:])} and "
         f"equals the 5x5 conv with zeros between the taps: {'yes' if ok else 'no'}",
@@ -162,9 +170,15 @@ def translation(ctx: Context) -> Decision:
     a[0, 0, 2:5, 2:5] = pattern
     b[0, 0, 6:9, 5:8] = pattern
     ya, yb = conv(a, w), conv(b, w)
-    shifted = np.allclose(ya[0, 0, :-4, :-3], yb[0, 0, 4:, 3:], rtol=1e-12, atol=1e-12)
+    magnitude = conv(np.abs(a), np.abs(w))
+    terms = conv_terms(w)
+    shifted = agree(ya[0, 0, :-4, :-3], yb[0, 0, 4:, 3:], magnitude[0, 0, :-4, :-3], terms, np.float64)
     sa, sb = conv(a, w, stride=2), conv(b, w, stride=2)
-    odd = not np.allclose(np.sort(sa.ravel()), np.sort(sb.ravel()), atol=1e-9)
+    # The stride-2 outputs are stride-1 outputs, so no magnitude exceeds the largest stride-1 one. Were the two sets
+    # equal, every computed value would lie within that magnitude's bound of a common exact value, and sorting keeps
+    # such elementwise closeness: sorted outputs that do not agree within it come from different sets.
+    largest = max(magnitude.max(), conv(np.abs(b), np.abs(w)).max())
+    odd = not agree(np.sort(sa.ravel()), np.sort(sb.ravel()), largest, terms, np.float64)
     ev.add(
         f"reference, stride 1: the pattern moved by (4, 3) gives the same outputs moved by (4, 3): "
         f"{'yes' if shifted else 'no'}; stride 2: moved by an odd 3 columns, the set of outputs changes: "
@@ -289,8 +303,8 @@ def batch_equivalence(ctx: Context) -> Decision:
     x, w, b = _rng(14).normal(size=(5, 3, 9, 8)), _rng(15).normal(size=(4, 3, 3, 3)), _rng(16).normal(size=4)
     batched = conv(x, w, b, stride=2, padding=1)
     single = np.concatenate([conv(x[i : i + 1], w, b, stride=2, padding=1) for i in range(5)])
-    ok = np.array_equal(batched, single)
-    ev.add(f"reference: batch of 5 at once vs one by one: {'identical' if ok else 'different'}", "reference")
+    ok = conv_agree(batched, single, x, w, b, stride=2, padding=1)
+    ev.add(f"reference: batch of 5 at once vs one by one: {'equal up to rounding' if ok else 'DIFFERENT'}", "reference")
     ok &= _torch_agrees(ctx, ev, x, w, b, single, "conv2d on the batch", stride=2, padding=1)
     return ev.decide("holds" if ok else "wrong")
 

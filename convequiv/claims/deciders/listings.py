@@ -16,11 +16,12 @@ import types
 
 import numpy as np
 
-from convequiv.reference import conv, conv_backward, max_pool, max_pool_backward
+from convequiv.reference import conv, max_pool, max_pool_backward
 
 from ..context import Context, Evidence, shape
 from ..model import Decision
 from ..notes import Run, run_listing
+from .bounds import conv_agree, conv_backward_agree
 
 
 class _Missing(Exception):
@@ -73,10 +74,6 @@ def _status(runs: list[Run]) -> str:
     return "; ".join(r.describe() for r in runs)
 
 
-def _close(a, b) -> bool:
-    return a.shape == b.shape and np.allclose(a, b, rtol=1e-10, atol=1e-10)
-
-
 # --- note 000 ---------------------------------------------------------------------------------
 
 
@@ -93,11 +90,12 @@ def im2col(ctx: Context, ev: Evidence) -> Decision:
     col = ns["im2col"](x, 3, 3, stride=2, pad=1)
     y = (col @ w.reshape(4, -1).T).reshape(2, 4, 3, 4).transpose(0, 3, 1, 2)
     ref = conv(x, w, stride=2, padding=1)
-    ok = col.shape == (2 * 4 * 3, 27) and _close(y, ref)
+    same = conv_agree(y, ref, x, w, stride=2, padding=1)
+    ok = col.shape == (2 * 4 * 3, 27) and same
     ev.add(
         f"{_status(runs)}; on (2, 3, 7, 6) with a 3x3 window, stride 2, pad 1 it returns {shape(col.shape)} "
         f"(N * OH * OW rows, C * FH * FW columns), and its rows times the filters equal the reference conv: "
-        f"{'yes' if _close(y, ref) else 'no'}",
+        f"{'yes' if same else 'no'}",
         "reference",
     )
     return ev.decide("holds" if ok else "wrong")
@@ -117,12 +115,12 @@ def convolution(ctx: Context, ev: Evidence) -> Decision:
     y = layer.forward(x)
     dy = rng.normal(size=y.shape)
     dx = layer.backward(dy)
-    rx, rw, rb = conv_backward(x, w, dy, stride=2, padding=1)
+    same_dx, same_dw, same_db = conv_backward_agree((dx, layer.dW, layer.db), x, w, dy, stride=2, padding=1)
     checks = {
-        "forward": _close(y, conv(x, w, b, stride=2, padding=1)),
-        "dx": _close(dx, rx),
-        "dW": _close(layer.dW, rw),
-        "db": _close(layer.db, rb),
+        "forward": conv_agree(y, conv(x, w, b, stride=2, padding=1), x, w, b, stride=2, padding=1),
+        "dx": same_dx,
+        "dW": same_dw,
+        "db": same_db,
     }
     ev.add(
         f"{_status(runs)}; stride 2, pad 1 on (2, 3, 7, 6): "
@@ -146,9 +144,10 @@ def pooling(ctx: Context, ev: Evidence) -> Decision:
     y = layer.forward(x)
     dy = rng.normal(size=y.shape)
     dx = layer.backward(dy)
+    # Exact operations, compared bit for bit: maxima, and 2x2 windows at stride 2 route each gradient to one cell.
     checks = {
-        "forward": _close(y, max_pool(x, 2)),
-        "backward (ties to the first maximum)": _close(dx, max_pool_backward(x, dy, 2, ties="first")),
+        "forward": np.array_equal(y, max_pool(x, 2)),
+        "backward (ties to the first maximum)": np.array_equal(dx, max_pool_backward(x, dy, 2, ties="first")),
     }
     ev.add(
         f"{_status(runs)}; 2x2, stride 2 on (2, 3, 6, 6) with tied values: "
