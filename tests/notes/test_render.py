@@ -100,7 +100,8 @@ def test_markdown_and_json():
     assert "| 2 | vgg16: Block(18 layers, application='vgg16'), frozen |" in md
     data = json.loads(as_json(infos))
     assert data[1]["totals"]["keras"] == {"trainable": 3277313, "non_trainable": 14714688, "total": 17992001}
-    assert data[0]["torchsummary"]["forward_backward_mb"] == pytest.approx(0.27205, abs=1e-5)
+    # 35,658 float32 outputs, forward and backward: an integer over a power of two, exact, then rounded to 6 decimals
+    assert data[0]["torchsummary"]["forward_backward_mb"] == round(2 * 35658 * 4 / 2**20, 6) == 0.272049
     assert data[1]["layers"][2]["children"][0]["name"] == "block1_conv1"
 
 
