@@ -283,6 +283,7 @@ def maxpool_keeps_max(ctx: Context) -> Decision:
     if torch is not None:
         t = torch.tensor(x, requires_grad=True)
         torch.nn.functional.max_pool2d(t, 2).sum().backward()
+        # bit for bit: the 2x2 windows at stride 2 do not overlap, so each input gets one gradient or none (a copy)
         same = np.array_equal(t.grad.numpy(), dx)
         ev.add(f"torch's gradient is the same: {'yes' if same else 'no'}", "torch")
         ok &= same
