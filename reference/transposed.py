@@ -7,8 +7,8 @@ channel ``c``, every input element scatters the kernel into the output (no kerne
 
     y[n, g * Og + o, j] = b[g * Og + o] + sum_{c in group g, i, k : i * s + k * d - lo = j} w[c, o, k] * x[n, c, i]
 
-where ``i``, ``k`` and ``j`` are multi-indices over the spatial axes and the equation holds per
-spatial dimension. Only targets ``0 <= j < out`` exist: a tap landing in the padding ``lo`` before
+where ``i``, ``k`` and ``j`` are multi-indices over the spatial axes and ``i * s + k * d - lo = j``
+holds in every spatial dimension. Only targets ``0 <= j < out`` exist: a tap landing in the padding ``lo`` before
 the output or ``hi`` after it is cropped away. Output length per dimension, with input length
 ``n`` and effective kernel ``d * (k - 1) + 1``:
 
@@ -26,7 +26,7 @@ the output or ``hi`` after it is cropped away. Output length per dimension, with
 
 This is the adjoint of ``conv`` with the same stride, padding, dilation and groups applied to an
 input ``x'`` shaped like ``y``: ``<conv(x', w), x> == <x', conv_transpose(x, w)>``, so
-``conv_transpose(x, w)`` equals ``conv_backward(x', w, x)[0]``. (With ``output_padding >= stride``,
+``conv_transpose(x, w)`` equals ``conv_backward(x', w, x)[0]`` for any such ``x'``. (With ``output_padding >= stride``,
 which only a dilation allows, ``conv`` has more than ``n`` outputs and the identity holds for its
 first ``n``.)
 
@@ -51,8 +51,9 @@ Backward pass, for an upstream gradient ``dy`` shaped like ``y`` and ``j = i * s
     dx[n, c, i] = sum_{o < Og, k : 0 <= j < out} w[c, o, k] * dy[n, g * Og + o, j]
     dw[c, o, k] = sum_{n, i : 0 <= j < out} x[n, c, i] * dy[n, g * Og + o, j]
 
-(``dx`` is ``conv(dy, w)`` with the same geometry). Only output cells that exist enter these
-sums, so a non-finite ``x`` never meets a cropped cell (no ``inf * 0`` in ``dw``).
+(``dx`` is ``conv(dy, w)`` of the same geometry, its first ``n`` outputs). Only output cells that
+exist enter these sums, so a non-finite ``x`` or ``w`` never meets the zero of a cropped cell (no
+``inf * 0`` in ``dw`` or ``dx``).
 
 Implementation: the forward pass is the ``dx`` half of ``conv_backward`` (col2im): one matrix
 product per block of input positions gives every tap's contribution, which is added tap by tap
