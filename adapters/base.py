@@ -222,6 +222,13 @@ class Adapter(ABC):
         it dangerous and describe it. Raises ``AssertionError`` when the hazard is not there."""
         raise AssertionError(f"{self.name} claims {case!r} is unsafe to run but has no probe_hazard()")
 
+    def reproduction(self, plan: Plan) -> str | None:
+        """Python source, importing only NumPy and the framework, that defines
+        ``framework_outputs(inputs) -> dict`` doing what :meth:`run` does for ``plan`` (channels-first
+        NumPy arrays in and out); ``convequiv hunt`` writes it into a finding's standalone ``repro.py``.
+        ``None`` when the adapter cannot write one (the reproduction then imports convequiv)."""
+        return None
+
     def output_shape(self, case: Case, api: str) -> tuple[int, ...] | None:
         """The output shape the framework *computes* without running the op (e.g. a layer's
         ``compute_output_shape``); ``None`` when the API has no such function."""

@@ -249,6 +249,64 @@ class TorchAdapter(Adapter):
             return getattr(F, f"{case.kind}_pool{case.nd}d")(x, case.kernel, **kw)
         return getattr(torch.nn, f"{case.kind.capitalize()}Pool{case.nd}d")(case.kernel, **kw)(x)
 
+    # ------------------------------------------------------ reproduction
+    def reproduction(self, plan: Plan) -> str | None:
+        """Standalone PyTorch source for ``plan`` (see :meth:`Adapter.reproduction`)."""
+        case = plan.case
+        lines = [
+            "import math",
+            "",
+            "import torch",
+            "import torch.nn.functional as F",
+            "",
+            "",
+            "def framework_outputs(inputs):",
+            "    t = {k: torch.from_numpy(v).requires_grad_(k != 'dy') for k, v in inputs.items()}",
+            "    x = t['x']",
+        ]
+        if plan.prepad is not None:
+            fill = "-math.inf" if plan.pad_value == -math.inf else repr(plan.pad_value)
+            lines.append(f"    x = F.pad(x, {tr.flat_pad_widths(plan.prepad)}, value={fill})")
+        lines += [f"    {line}" for line in self._call_source(plan, case)]
+        lines += [
+            "    y.backward(t['dy'])",
+            "    out = {'y': y.detach().numpy()}",
+            "    for k in ('x', 'w', 'b'):",
+            "        if k in t and t[k].grad is not None:",
+            "            out['d' + k] = t[k].grad.numpy()",
+            "    return out",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _call_source(self, plan: Plan, case: Case) -> list[str]:
+        if isinstance(case, ConvCase):
+            kw = f"stride={case.stride}, padding={plan.padding!r}, dilation={case.dilation}, groups={case.groups}"
+            bias = "t.get('b')"
+            if plan.api == "functional":
+                return [f"y = F.conv{case.nd}d(x, t['w'], {bias}, {kw})"]
+            return [
+                f"layer = torch.nn.Conv{case.nd}d({case.x_shape[1]}, {case.w_shape[0]}, {case.kernel}, {kw}, "
+                f"bias={case.bias}, dtype=t['w'].dtype)",
+                "params = {'weight': t['w'], **({'bias': t['b']} if 'b' in t else {})}",
+                "y = torch.func.functional_call(layer, params, (x,))",
+            ]
+        if isinstance(case, PoolCase):
+            extra = f"dilation={case.dilation}" if case.kind == "max" else f"count_include_pad={case.count_include_pad}"
+            stride = "" if case.stride is None else f"stride={case.stride}, "
+            kw = f"{stride}padding={plan.padding!r}, ceil_mode={case.ceil_mode}, {extra}"
+            if plan.api == "functional":
+                return [f"y = F.{case.kind}_pool{case.nd}d(x, {case.kernel}, {kw})"]
+            return [f"y = torch.nn.{case.kind.capitalize()}Pool{case.nd}d({case.kernel}, {kw})(x)"]
+        if isinstance(case, DepthPoolCase):
+            reduce = "amax" if case.mode == "max" else "mean"
+            return [f"y = x.unfold(1, {case.pool_size}, {case.resolved_stride}).{reduce}(dim=-1)"]
+        assert isinstance(case, GlobalPoolCase)
+        if plan.api == "functional":
+            reduce = "torch.amax" if case.mode == "max" else "torch.mean"
+            return [f"y = {reduce}(x, dim={tuple(range(2, case.nd + 2))}, keepdim={case.keepdims})"]
+        flatten = "" if case.keepdims else ".flatten(1)"
+        return [f"y = torch.nn.Adaptive{case.mode.capitalize()}Pool{case.nd}d(1)(x){flatten}"]
+
     # ------------------------------------------------------- shapes, params
     def output_shape(self, case: Case, api: str) -> tuple[int, ...] | None:
         """Shape from running the planned op on PyTorch's ``meta`` device (no data, no compute)."""

@@ -8,7 +8,8 @@ the matrix (:mod:`convequiv.terminal`), the unexplained failures, the recorded d
 and where the report is.
 
 ``--report DIR`` (default ``./convequiv-check``) receives ``check.json`` (the results,
-:mod:`convequiv.results`), ``check.md`` (every cell in words, per feature row) and ``pytest.log``.
+:mod:`convequiv.results`), ``compatibility.md`` and ``compatibility.html`` (every cell in words,
+per feature row, with versions and the divergences' evidence) and ``pytest.log``.
 Random profiles keep Hypothesis' example database in a per-user cache
 (``~/.cache/convequiv/hypothesis``, or ``--database``), never in the current directory; a failing
 example is replayed first on the next run.
@@ -167,11 +168,12 @@ def _update(bar: object, task: object, progress: Path) -> None:
     bar.update(task, total=total, completed=len(done), failed=failed, description="tests")  # type: ignore[attr-defined]
 
 
-def _write_report(results: object, report: Path) -> None:
-    """``check.md`` and ``check.html``: the detailed report of this one run (every feature row)."""
-    from .report import write_single
+def _write_report(report: Path) -> tuple[Path, Path]:
+    """The detailed report of this run (every feature row, in words): ``compatibility.md`` and
+    ``compatibility.html`` beside ``check.json``, by ``convequiv report``'s own renderers."""
+    from .report import build_report, load_directory, write_report
 
-    write_single(results, report, stem="check")
+    return write_report(build_report(load_directory(report), title="convequiv check"), report)
 
 
 def _summarize(status: int, report: Path, results_file: Path, log: Path, database: Path | None, secs: float) -> int:
@@ -189,7 +191,7 @@ def _summarize(status: int, report: Path, results_file: Path, log: Path, databas
     except ResultsError as exc:
         print(f"convequiv check: error: {exc}", file=sys.stderr)
         return 2
-    _write_report(results, report)
+    markdown, html = _write_report(report)
     print()
     for line in terminal.matrix_lines(results):
         print(line)
@@ -210,5 +212,5 @@ def _summarize(status: int, report: Path, results_file: Path, log: Path, databas
             print(f"  {line[:200]}")
         if database is not None:
             print(f"Hypothesis keeps the failing examples in {database}; the next run replays them first.")
-    print(f"Report: {report}/check.md, {report}/check.json, {log}")
+    print(f"Report: {markdown}, {html}, {results_file}; pytest's output: {log}")
     return 1 if failed_tests or results.failed() or status == 1 else 0

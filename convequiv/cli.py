@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tables": ("convequiv.models.cli", "parameter-count tables of the notes' models"),
     "claims": ("convequiv.claims.cli", "the notes' claims with verdicts and evidence"),
     "report": ("convequiv.report", "merge results files of several runs into a compatibility report"),
+    "hunt": ("convequiv.hunt", "long randomized campaigns: findings with standalone reproductions"),
     "bench": ("convequiv.bench", "benchmark the reference against PyTorch and TensorFlow"),
 }
 

@@ -25,7 +25,15 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 #: Methods a condition may call (on ``example``): the data predicates of the reference's cases.
-PREDICATES = frozenset({"most_in_a_window", "fewest_in_a_window", "most_near_max_in_a_window", "inputs"})
+PREDICATES = frozenset(
+    {
+        "most_in_a_window",
+        "fewest_in_a_window",
+        "most_near_max_in_a_window",
+        "windows_led_by_padding_with_only",
+        "inputs",
+    }
+)
 #: Functions a condition may call.
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "any": any,

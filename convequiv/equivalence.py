@@ -73,7 +73,7 @@ class EquivalenceError(AssertionError):
 _VERSIONS: dict[str, dict[str, str]] = {}
 
 
-def _versions(impl: Adapter) -> dict[str, str]:
+def adapter_versions(impl: Adapter) -> dict[str, str]:
     """Installed versions per adapter, asked once per process."""
     if impl.name not in _VERSIONS:
         _VERSIONS[impl.name] = impl.versions()
@@ -113,6 +113,9 @@ class _ExampleView:
     def most_near_max_in_a_window(self, atol: float) -> int:
         return cases.most_near_max_in_a_window(self.case, self._inputs.x, atol)
 
+    def windows_led_by_padding_with_only(self, flag: str) -> int:
+        return cases.windows_led_by_padding_with_only(self.case, self._inputs.x, flag)
+
 
 def _describe(
     impl: Adapter, plan: Plan, example: Example, problems: list[ArrayMismatch], note: str = "", unchecked=()
@@ -131,7 +134,7 @@ def _describe(
 
 def _applicable(impl: Adapter, plan: Plan, example: Example, inputs: Inputs) -> list[Divergence]:
     scope = {"case": example.case, "example": _ExampleView(example, inputs), "inputs": inputs, "dtype": plan.dtype}
-    versions = _versions(impl)
+    versions = adapter_versions(impl)
     return [
         d
         for d in recorded()

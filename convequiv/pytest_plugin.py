@@ -169,13 +169,18 @@ class Suite:
             self._warm.add(spec)
         return impl
 
-    def record(self, outcome: Any) -> None:
+    def loaded(self) -> list[Any]:
+        """The adapters this process has loaded (a run that checks nothing loads none)."""
+        return list(self._loaded.values())
+
+    def record(self, outcome: Any, impl: Any) -> None:
+        from convequiv.equivalence import adapter_versions
         from convequiv.results import DivergenceState
 
         results = self.pending
         for key in outcome.tally_keys():
             results.tallies[key] += 1
-        results.adapters.setdefault(outcome.adapter, {})
+        results.adapters[outcome.adapter] = adapter_versions(impl)
         if outcome.status in ("agree", "diverge", "fail"):
             n, secs = results.speed.get((outcome.adapter, outcome.op), (0, 0.0))
             results.speed[(outcome.adapter, outcome.op)] = (n + 1, secs + outcome.seconds)
@@ -213,14 +218,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"convequiv: adapters: {', '.join(suite.specs) or 'none (reference only)'}"
         + ("" if settings.explicit_adapters else " (every installed one)"),
     ]
-    for spec in suite.specs:
-        lines.append(f"convequiv:   {spec}: {suite.adapter(spec).describe()}")
-    compiled = [spec for spec in suite.specs if suite.adapter(spec).compiles_per_case]
-    if compiled:
-        lines.append(
-            f"convequiv: {', '.join(compiled)} compile every case: {settings.examples_when_compiling} examples per "
-            f"property (others {settings.max_examples})"
-        )
+    lines.append(
+        f"convequiv: adapters that compile every case (jax, keras[jax]): {settings.examples_when_compiling} examples "
+        "per property; versions are listed in the summary"
+    )
     lines.append(f"convequiv: recorded divergences: {len(recorded())}; strict: {settings.strict}")
     return lines
 
@@ -280,10 +281,10 @@ class Equivalence:
             outcome = check(adapter, example, api=api, dtype=dtype, **kwargs)
         except EquivalenceError as exc:
             if recorded:
-                self.suite.record(exc.outcome)
+                self.suite.record(exc.outcome, adapter)
             raise
         if recorded:
-            self.suite.record(outcome)
+            self.suite.record(outcome, adapter)
         return outcome
 
 
@@ -372,6 +373,8 @@ class Reporter:
         if results.tallies:
             write = terminalreporter.write_line
             terminalreporter.section("convequiv: adapters x ops")
+            for name, versions in sorted(results.adapters.items()):
+                write(f"{name}: {', '.join(f'{k} {v}' for k, v in versions.items())}")
             for line in terminal.matrix_lines(results):
                 write(line)
             terminalreporter.section("convequiv: recorded divergences")
@@ -391,9 +394,8 @@ class Reporter:
         import numpy as np
 
         results = self.results
-        for spec in suite.specs:
-            impl = suite.adapter(spec)
-            results.adapters[impl.name] = impl.versions()
+        for impl in suite.loaded():
+            results.adapters.setdefault(impl.name, impl.versions())
         results.environment = os.environ.get("CONVEQUIV_ENV_NAME", "local")
         results.created = time.strftime("%Y-%m-%d %H:%M:%S")
         results.python = platform.python_version()

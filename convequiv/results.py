@@ -89,6 +89,9 @@ class Results:
         """Add another process's counts (xdist workers) to this one."""
         self.tallies.update(other.tallies)
         self.routes.update(other.routes)
+        for name, versions in other.adapters.items():
+            if versions or name not in self.adapters:
+                self.adapters[name] = dict(versions)
         self.tests.update(other.tests)
         for key, (n, secs) in other.speed.items():
             old_n, old_secs = self.speed.get(key, (0, 0.0))

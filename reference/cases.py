@@ -550,6 +550,21 @@ def most_near_max_in_a_window(case: Case, x: np.ndarray, atol: float) -> int:
     return int(near.sum(axis=axes).max())
 
 
+def windows_led_by_padding_with_only(case: Case, x: np.ndarray, flag: str) -> int:
+    """How many pooling windows read only input cells matching ``flag`` while their first tap (in
+    row-major window order) lies in the padding: where an input padded with real cells of the
+    same value ties them, a first-maximum rule picks the padding cell."""
+    if not isinstance(case, PoolCase):
+        return 0
+    geom = case.geometry
+    matching = case.window_counts(CELL_FLAGS[flag](x))
+    inputs = case.window_counts(np.ones(case.x_shape, dtype=bool))
+    first_on_input = window_view(pad(np.ones(case.x_shape[2:], dtype=bool), geom, False), geom)[
+        (Ellipsis,) + (0,) * case.nd
+    ]
+    return int(((matching == inputs) & (inputs > 0) & ~first_on_input).sum())
+
+
 @dataclass(frozen=True)
 class Example:
     """A case plus everything needed to rebuild its arrays: ``Example(case, seed, values)``.
@@ -621,6 +636,10 @@ class Example:
     def most_near_max_in_a_window(self, atol: float) -> int:
         """:func:`most_near_max_in_a_window` on this example's float64 ``x``."""
         return most_near_max_in_a_window(self.case, self.inputs().x, atol)
+
+    def windows_led_by_padding_with_only(self, flag: str) -> int:
+        """:func:`windows_led_by_padding_with_only` on this example's float64 ``x``."""
+        return windows_led_by_padding_with_only(self.case, self.inputs().x, flag)
 
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""

@@ -187,6 +187,33 @@ def examples(cases: st.SearchStrategy, values: Sequence[str] = ("normal",)) -> s
     return st.builds(Example, cases, st.integers(0, 2**32 - 1), st.sampled_from(list(values)))
 
 
+#: The value kinds each op is checked with: ties matter to max gradients, NaN and infinities to
+#: every reduction, all-negative windows to max pooling's padding.
+OP_VALUES: dict[str, tuple[str, ...]] = {
+    "conv": ("normal", "ties"),
+    "max_pool": ("normal", "ties", "negative", "special"),
+    "avg_pool": ("normal", "special"),
+    "depth_pool": ("normal", "ties", "special"),
+    "global_max_pool": ("normal", "ties", "special"),
+    "global_avg_pool": ("normal", "ties", "special"),
+}
+
+
+def op_examples(op: str) -> st.SearchStrategy[Example]:
+    """The examples the suite (and ``convequiv hunt``) draws for ``op``."""
+    cases: dict[str, st.SearchStrategy] = {
+        "conv": conv_cases(),
+        "max_pool": pool_cases("max"),
+        "avg_pool": pool_cases("avg"),
+        "depth_pool": depth_pool_cases(),
+        "global_max_pool": global_pool_cases(modes=("max",)),
+        "global_avg_pool": global_pool_cases(modes=("avg",)),
+    }
+    if op not in cases:
+        raise ValueError(f"op_examples: unknown op {op!r}; choose one of {', '.join(cases)}")
+    return examples(cases[op], values=OP_VALUES[op])
+
+
 # Documented edge cases, named for the reason they exist.
 EDGE_CASES: dict[str, Example] = {
     e.name: e

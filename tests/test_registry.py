@@ -41,7 +41,7 @@ def test_bad_specs_are_errors(spec, message):
 
 def test_unknown_adapter_is_a_usage_error_not_a_skip():
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/equivalence/test_conv.py", "--adapters", "nosuchframework", "-q"],
+        [sys.executable, "-m", "pytest", "convequiv/suite/test_conv.py", "--adapters", "nosuchframework", "-q"],
         cwd=ROOT,
         env=nested_env(),
         capture_output=True,
@@ -70,13 +70,16 @@ def test_remote_adapter_round_trip():
         versions = remote.versions()
         assert versions["CONVEQUIV_FAKE"] == "worker" and versions["pid"] != str(os.getpid())
         assert remote.apis == ("only",)
+        assert remote.frameworks == ("numpy",) and "dx" in remote.produces
         ex = Example(PoolCase("max", (2, 3, 5, 4), 2), seed=3)
         inputs = ex.inputs()
-        got = remote.run(ex.case, inputs.astype("float64"), "only")
-        np.testing.assert_array_equal(got["y"], ex.case.expected(inputs)["y"])
+        plan = remote.support(ex.case, "only", "float64")
+        assert plan.route == "echo" and plan.case == ex.case
+        got = remote.run(plan, inputs.astype("float64"))
+        np.testing.assert_array_equal(got["y"], ex.case.expected(inputs)["y"])  # the worker's copy of the reference
         with pytest.raises(ValueError, match="echo refuses"):
             bad = Example(GlobalPoolCase("avg", (1, 2, 3)), seed=1)
-            remote.run(bad.case, bad.inputs().astype("float64"), "only")
+            remote.run(remote.support(bad.case, "only", "float64"), bad.inputs().astype("float64"))
     finally:
         remote.close()
 

@@ -3,11 +3,11 @@
 import pytest
 from hypothesis import given
 
-from convequiv.reference.strategies import depth_pool_cases, edge_cases, examples, global_pool_cases
+from convequiv.reference.strategies import edge_cases, op_examples
 
 
 @pytest.mark.ops("depth_pool")
-@given(ex=examples(depth_pool_cases(), values=("normal", "ties", "special")))
+@given(ex=op_examples("depth_pool"))
 def test_depth_pool(adapter, api, dtype, ex, equivalence):
     equivalence.check(adapter, ex, api=api, dtype=dtype)
 
@@ -19,7 +19,7 @@ def test_depth_pool_edge_case(adapter, api, dtype, ex, equivalence):
 
 
 @pytest.mark.ops("global_max_pool", "global_avg_pool")
-@given(ex=examples(global_pool_cases(), values=("normal", "ties", "special")))
+@given(ex=op_examples("global_max_pool") | op_examples("global_avg_pool"))
 def test_global_pool(adapter, api, dtype, ex, equivalence):
     equivalence.check(adapter, ex, api=api, dtype=dtype)
 

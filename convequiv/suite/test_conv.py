@@ -4,11 +4,11 @@ forward output and input / weight / bias gradients of every adapter against the 
 import pytest
 from hypothesis import given
 
-from convequiv.reference.strategies import conv_cases, edge_cases, examples
+from convequiv.reference.strategies import edge_cases, op_examples
 
 
 @pytest.mark.ops("conv")
-@given(ex=examples(conv_cases(), values=("normal", "ties")))
+@given(ex=op_examples("conv"))
 def test_conv(adapter, api, dtype, ex, equivalence):
     equivalence.check(adapter, ex, api=api, dtype=dtype)
 

@@ -5,11 +5,11 @@ all-negative and NaN / inf inputs."""
 import pytest
 from hypothesis import given
 
-from convequiv.reference.strategies import edge_cases, examples, pool_cases
+from convequiv.reference.strategies import edge_cases, op_examples
 
 
 @pytest.mark.ops("max_pool")
-@given(ex=examples(pool_cases("max"), values=("normal", "ties", "negative", "special")))
+@given(ex=op_examples("max_pool"))
 def test_max_pool(adapter, api, dtype, ex, equivalence):
     equivalence.check(adapter, ex, api=api, dtype=dtype)
 
@@ -21,7 +21,7 @@ def test_max_pool_edge_case(adapter, api, dtype, ex, equivalence):
 
 
 @pytest.mark.ops("avg_pool")
-@given(ex=examples(pool_cases("avg"), values=("normal", "special")))
+@given(ex=op_examples("avg_pool"))
 def test_avg_pool(adapter, api, dtype, ex, equivalence):
     equivalence.check(adapter, ex, api=api, dtype=dtype)
 

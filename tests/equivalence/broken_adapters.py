@@ -109,6 +109,31 @@ class DropsCeilModeWindow(TorchAdapter):
         return super()._pool(plan, replace(case, ceil_mode=False), x)
 
 
+class GroupedWeightGradient(TorchAdapter):
+    """Scales the weight gradient of grouped convolutions: one narrow bug for ``convequiv hunt``."""
+
+    name = "broken[grouped-weight-gradient]"
+
+    def run(self, plan, inputs):
+        out = super().run(plan, inputs)
+        if plan.case.op == "conv" and plan.case.groups > 1:
+            out["dw"] = out["dw"] * 1.5
+        return out
+
+    def reproduction(self, plan):
+        """The call PyTorch makes, with the planted bug: this adapter stands in for a broken framework."""
+        source = super().reproduction(plan)
+        if plan.case.op != "conv" or plan.case.groups == 1:
+            return source
+        return source + (
+            "\n\n_torch_outputs = framework_outputs\n\n\n"
+            "def framework_outputs(inputs):\n"
+            "    out = _torch_outputs(inputs)\n"
+            "    out['dw'] = out['dw'] * 1.5\n"
+            "    return out\n"
+        )
+
+
 class BugInAdapterCode(TorchAdapter):
     """Claims a refusal whose 'evidence' is a crash of its own code, not of PyTorch."""
 
@@ -136,5 +161,6 @@ BROKEN = (
     FalseRefusal,
     HalfPrecisionGradient,
     DropsCeilModeWindow,
+    GroupedWeightGradient,
     BugInAdapterCode,
 )

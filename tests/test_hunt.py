@@ -1,0 +1,87 @@
+"""``convequiv hunt`` proven on a deliberately broken adapter: it finds the planted bug within a
+small budget, groups its failures under signatures with counts, writes standalone reproductions
+that fail while the bug is there, classifies recorded divergences as known, resumes and merges."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from convequiv.hunt.signature import Signature, essential
+from convequiv.hunt.store import Finding, Store
+from tests.support.nested import nested_env
+
+pytest.importorskip("torch")
+ROOT = Path(__file__).resolve().parents[1]
+BROKEN = "tests.equivalence.broken_adapters:GroupedWeightGradient"
+
+
+def _hunt(out: Path, *args: str, budget: str = "30s") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "convequiv", "hunt", "--budget", budget, "--workers", "1", "--out", str(out), *args],
+        cwd=ROOT,
+        env=nested_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("findings")
+    return out, _hunt(out, "--adapters", BROKEN, "--ops", "conv", "--seed", "7")
+
+
+def test_the_planted_bug_is_found_and_grouped(campaign):
+    out, done = campaign
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    store = Store.open(out)
+    assert store.findings, done.stdout
+    for finding in store.findings.values():
+        assert finding.signature.outputs == ("dw",), finding.signature
+        assert finding.signature.op == "conv" and finding.signature.adapter == "broken[grouped-weight-gradient]"
+    assert sum(f.count for f in store.findings.values()) > len(store.findings)  # failures counted, not re-reported
+    index = json.loads((out / "index.json").read_text())
+    (summary,) = index["campaigns"]
+    assert summary["examples"]["broken[grouped-weight-gradient]"] > 50 and summary["cpu_seconds"] > 0
+
+
+def test_each_new_finding_has_a_standalone_failing_repro(campaign):
+    out, _ = campaign
+    finding = min(Store.open(out).findings.values(), key=lambda f: f.size)
+    script = out / finding.id / "repro.py"
+    text = script.read_text()
+    assert "convequiv" not in text.split('"""')[2]  # the code imports only NumPy and torch
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and "dw:" in done.stdout and "differ" in done.stdout, done.stdout + done.stderr
+    assert json.loads((out / finding.id / "finding.json").read_text())["example"].startswith("Example(ConvCase(")
+
+
+def test_recorded_divergences_are_known_not_new(tmp_path):
+    done = _hunt(tmp_path, "--adapters", "torch", "--ops", "global_max_pool", "--seed", "3", budget="20s")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    store = Store.open(tmp_path)
+    assert not store.findings
+    assert store.explained["torch-amax-grad-nan"] > 0 or store.explained["torch-adaptive-maxpool-grad-last-nan"] > 0
+
+
+def test_resume_and_merge_keep_the_smaller_example(tmp_path):
+    sig = Signature(
+        "a", "api", "float32", "conv", ("dw",), "native", False, essential({"conv: 2-D", "conv: groups > 1"})
+    )
+    first, second = Store(tmp_path / "one"), Store(tmp_path / "two")
+    first.add(Finding(sig, "Example(big)", size=100, repro="print('big')"))
+    wider = Signature(*sig.key[:4], sig.outputs, sig.route, False, ("conv: groups > 1", "conv: no bias"))
+    second.add(Finding(wider, "Example(small)", size=10, repro="print('small')", count=4))
+    first.save()
+    second.save()
+    merged = Store.open(tmp_path / "one")
+    merged.merge(Store.open(tmp_path / "two"))
+    (only,) = merged.findings.values()
+    assert only.example == "Example(small)" and only.count == 5 and only.repro == "print('small')"
+    assert only.signature.features == ("conv: groups > 1",)  # what both failures had in common
