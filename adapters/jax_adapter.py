@@ -10,33 +10,43 @@ dimension numbers, so the identity numbers ``(0, 1, 2, ...)`` for input ``(N, C,
 the canonical arrays to XLA as they are; a transpose to ``NHWC`` would only test our own
 transposes. XLA picks its internal layout either way. Pooling windows name the axes directly.
 
-Padding translation (canonical -> lax):
+Plans (:class:`JaxPlan`, decided once in :meth:`JaxAdapter.support`) carry the arguments as lax
+receives them: the padding (a native name or explicit pairs), the window, strides and window
+dilation over every axis, and the padding of the average-pool divisor. Routes (``plan.route``):
 
-* convolution: a string padding goes to ``lax`` natively (``"same"`` -> ``"SAME"``,
-  ``"same_lower"`` -> ``"SAME_LOWER"``, ``"valid"`` -> ``"VALID"``; lax resolves SAME on the dilated
-  kernel, as the reference does), every other form as its explicit ``(lo, hi)`` pairs;
-* max pooling: ``lax.reduce_window(x, -inf, lax.max, ...)`` pads with the init value ``-inf``; a
-  string padding is passed natively, explicit pairs as given. ``ceil_mode`` becomes explicit high
-  padding ``max(span - n - lo, 0)``, where ``span = (out - 1) * s + d * (k - 1) + 1`` is what the
-  windows read: ``hi`` plus the reference's ceil-mode overhang, or less when the last window stops
-  short of the padding. Trimming unread padding changes no window and never yields a window the
-  reference drops (a last window starting in the right padding); it is never negative, because
-  the max-pool gradient on CPU slices the padded operand and fails on a negative pad. Dilation is
-  ``window_dilation`` (dropped where the kernel is 1: same window);
-* average pooling: the window sum (``reduce_window`` with ``lax.add``, zero padding, same
-  translation) divided by a divisor that JAX computes with a ``reduce_window`` sum over ones:
-  ``count_include_pad=False`` sums ones with the same padding (real taps only);
-  ``count_include_pad=True`` sums ones padded *with ones* by ``(lo, hi)`` and then with zeros up to
-  the ceil-mode span, so the padded extent counts and the overhang does not;
-* depth pooling, api ``"lax"``: ``reduce_window`` over the channel axis (window ``(1, k, 1, ...)``,
-  stride ``(1, s, 1, ...)``), which takes a stride other than the pool size natively; api
-  ``"numpy"``: ``jnp.max`` / ``jnp.mean`` over a stacked axis of the ``k`` strided channel slices
-  (a reshape to ``(N, C / k, k, ...)`` when ``stride == pool_size``, written once for every stride);
-* global pooling, api ``"lax"``: ``reduce_window`` with one window covering every spatial axis;
-  api ``"numpy"``: ``jnp.max`` / ``jnp.mean`` over the spatial axes with ``keepdims``.
+* ``native SAME``, ``native SAME_LOWER``, ``native VALID``: convolution or max / average pooling
+  with a string padding, passed by its lax name (:func:`~convequiv.adapters.translate.xla_padding_name`;
+  lax resolves SAME on the dilated kernel, as the reference does);
+* ``explicit pairs``: every other padding form, as the case's resolved ``(lo, hi)`` pairs (even
+  where they are zero);
+* ``ceil-mode high padding``: pooling with ``ceil_mode`` (lax has none), as explicit pairs whose
+  high side reaches exactly the span the windows read
+  (:func:`~convequiv.adapters.translate.padding_to_span` of ``case.geometry``): ``hi`` plus the
+  ceil-mode overhang, or less when the last window stops short of the padding. Trimming unread
+  padding changes no window and never yields a window the reference drops (a last window
+  starting in the right padding); it is never negative, because the max-pool gradient on CPU
+  slices the padded operand and fails on a negative pad;
+* ``reduce_window over channels``: depth pooling, api ``"lax"`` (window ``(1, k, 1, ...)``,
+  stride ``(1, s, 1, ...)``, which takes a stride other than the pool size natively);
+* ``stacked channel slices``: depth pooling, api ``"numpy"``: ``jnp.max`` / ``jnp.mean`` over a
+  stacked axis of the ``k`` strided channel slices (a reshape to ``(N, C / k, k, ...)`` when
+  ``stride == pool_size``, written once for every stride);
+* ``reduce_window over spatial axes``: global pooling, api ``"lax"``: one window covering every
+  spatial axis;
+* ``jnp reduction``: global pooling, api ``"numpy"``: ``jnp.max`` / ``jnp.mean`` over the spatial
+  axes with ``keepdims``.
+
+Max pooling is ``lax.reduce_window(x, -inf, lax.max, ...)``, which pads with the init value
+``-inf``; dilation is ``window_dilation`` (dropped where the kernel is 1: the same window). Average
+pooling is the window sum (``reduce_window`` with ``lax.add``, zero padding, the same padding
+argument) divided by a divisor that JAX computes with a ``reduce_window`` sum over ones:
+``count_include_pad=False`` sums ones with the same padding (real taps only);
+``count_include_pad=True`` sums ones padded *with ones* by ``(lo, hi)`` and then with zeros up to
+the ceil-mode span (:func:`~convequiv.adapters.translate.high_padding_beyond`), so the padded
+extent counts and the overhang does not.
 
 Gradients are ``jax.vjp`` of the forward function at ``(x, w, b)`` with cotangent ``dy``, forward
-and backward under one ``jax.jit`` per case (:meth:`JaxAdapter._program`). XLA compiles per shape
+and backward under one ``jax.jit`` per plan (:meth:`JaxAdapter._program`). XLA compiles per shape
 either way and compiling dominates (0.1-0.5 s per program on CPU, running it under 1 ms); one
 fused program per case and dtype beats eager dispatch, which compiles every small primitive of
 the forward and the transpose separately: 300 drawn examples (60 per op family) in float32 and
@@ -71,13 +81,18 @@ skips NaN (an all-NaN window gives ``-inf``), so NaN propagation depends on the 
 
 Refusals: ``jax.vjp`` of max pooling with ``window_dilation`` raises ``NotImplementedError``
 ("VJP not implemented for select_and_gather (MaxPool) with window dilation"): dilated max pooling
-runs forward but has no gradient, so those cases are unsupported (``attempt`` makes that call).
+runs forward but has no gradient, so those cases are unsupported; the refusal's ``attempt`` is the
+plan of that call, and running it raises inside JAX (:attr:`JaxAdapter.frameworks`). JAX trims its
+own frames from the tracebacks of errors (``jax_traceback_filtering``), which would make such an
+error look raised by the adapter; :meth:`JaxAdapter.run` keeps tracebacks whole while it runs.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -85,16 +100,55 @@ import numpy as np
 from jax import lax
 
 from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
-from convequiv.reference.geometry import window_geometry
 
-from .base import SUPPORTED, Adapter, Semantics, Support, Unsupported
+from . import translate as tr
+from .base import Adapter, Arrays, Plan, Semantics, Unsupported
 
-Pads = tuple[tuple[int, int], ...]
-#: A compiled case: ``(primals, dy) -> (y, gradients of the primals)``.
+#: Explicit padding of every axis of the data, as ``jax.lax.reduce_window`` takes it.
+AxisPads = tuple[tuple[int, int], ...]
+#: A lax padding argument as passed: a native name (``"SAME"``, ``"SAME_LOWER"``, ``"VALID"``) or pairs.
+LaxPadding = str | AxisPads
+#: A compiled plan: ``(primals, dy) -> (y, gradients of the primals)``.
 Program = Callable[[tuple[jax.Array, ...], jax.Array], tuple[jax.Array, tuple[jax.Array, ...]]]
-_NATIVE_PADDING = {"valid": "VALID", "same": "SAME", "same_lower": "SAME_LOWER"}
-#: Compiled cases kept by :meth:`JaxAdapter._program` (Hypothesis revisits a case while shrinking).
+#: Compiled plans kept by :meth:`JaxAdapter._program` (Hypothesis revisits a case while shrinking).
 _PROGRAMS_KEPT = 64
+
+
+@dataclass(frozen=True)
+class JaxPlan(Plan):
+    """``padding`` is the lax padding argument as passed: a native name or explicit pairs (of the
+    spatial axes for ``conv_general_dilated``, of every axis for ``reduce_window``). ``window``,
+    ``strides`` and ``window_dilation`` are ``reduce_window``'s, over every axis. For average
+    pooling, ``count_pad`` (pairs of every axis, ``count_include_pad=True`` only) pads the ones of
+    the divisor *with ones* and ``count_padding`` is the divisor sum's own (zero) padding."""
+
+    window: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()
+    window_dilation: tuple[int, ...] = ()
+    count_pad: AxisPads | None = None
+    count_padding: LaxPadding | None = None
+    #: What follows the call (a division), for :meth:`describe` only.
+    then: str = ""
+
+    @property
+    def lax_padding(self) -> LaxPadding:
+        """``padding`` as lax takes it (typed)."""
+        assert isinstance(self.padding, (str, tuple)), self.padding
+        return self.padding
+
+    def describe(self) -> str:
+        """One line: the lax call with the arguments the plan decides, e.g.
+        ``jax.lax.reduce_window[lax.max](window=(1, 1, 2), strides=(1, 1, 2), padding='SAME') [native SAME]``."""
+        args = [f"window={self.window}", f"strides={self.strides}"] if self.window else []
+        if self.padding is not None:
+            args.append(f"padding={self.padding!r}")
+        if any(d > 1 for d in self.window_dilation):
+            args.append(f"window_dilation={self.window_dilation}")
+        text = f"{self.call}({', '.join(args)})" if args else self.call
+        if self.count_padding is not None:
+            ones = "ones" if self.count_pad is None else f"ones padded with ones by {self.count_pad}"
+            text += f" / reduce_window[lax.add] of {ones} (padding={self.count_padding!r})"
+        return f"{text}{self.then} [{self.route}]"
 
 
 def _full(spatial: tuple[int, ...]) -> tuple[int, ...]:
@@ -102,24 +156,42 @@ def _full(spatial: tuple[int, ...]) -> tuple[int, ...]:
     return (1, 1, *spatial)
 
 
+def _window_dilation(case: PoolCase) -> tuple[int, ...]:
+    """The case's dilation, 1 where the kernel is 1 (a single tap: the same window)."""
+    return tuple(1 if k == 1 else d for k, d in zip(case.kernel, case.dilation))
+
+
+@contextmanager
+def _whole_tracebacks() -> Iterator[None]:
+    """JAX's traceback filtering off (module docstring), restored afterwards; it is no part of the
+    jit cache key, so switching it recompiles nothing."""
+    previous = jax.config.values["jax_traceback_filtering"]
+    jax.config.update("jax_traceback_filtering", "off")  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        jax.config.update("jax_traceback_filtering", previous)  # type: ignore[no-untyped-call]
+
+
 class JaxAdapter(Adapter):
     name = "jax"
     distributions = ("jax", "jaxlib")
+    frameworks = ("jax", "jaxlib")
     apis = ("lax", "numpy")
     compiles_per_case = True
 
     def __init__(self) -> None:
-        jax.config.update("jax_enable_x64", True)
-        self._programs: dict[tuple[str, str], Program] = {}
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+        self._programs: dict[tuple[str, str, str], Program] = {}
 
     def apis_for(self, op: str) -> tuple[str, ...]:
         # jax.numpy has no convolution or windowed pooling of its own: those are lax only.
         return self.apis if op in ("depth_pool", "global_max_pool", "global_avg_pool") else ("lax",)
 
     def versions(self) -> dict[str, str]:
-        import jaxlib
+        import jaxlib.version
 
-        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+        return {"jax": jax.__version__, "jaxlib": jaxlib.version.__version__}
 
     def warm_up(self) -> None:
         """Start XLA and compile one tiny case of every op through every API."""
@@ -134,55 +206,145 @@ class JaxAdapter(Adapter):
         for case in cases:
             inputs = Example(case).inputs(np.float32).astype(np.float32)
             for api in self.apis_for(case.op):
-                self.run(case, inputs, api)
+                plan = self.support(case, api, "float32")
+                assert isinstance(plan, JaxPlan), plan
+                self.run(plan, inputs)
 
-    # ------------------------------------------------------------------ support
-    def support(self, case: Case, api: str, dtype: str) -> Support:
-        if isinstance(case, PoolCase) and case.kind == "max" and any(d > 1 for d in _window_dilation(case)):
-            return Unsupported(
-                "jax.vjp of lax.reduce_window max with window_dilation raises NotImplementedError "
-                "(select_and_gather_add has no transpose for a dilated window)"
+    # ------------------------------------------------------------------ plans
+    def support(self, case: Case, api: str, dtype: str) -> JaxPlan | Unsupported:
+        if isinstance(case, ConvCase):
+            return self._conv_plan(case, api, dtype)
+        if isinstance(case, PoolCase):
+            return self._pool_plan(case, api, dtype)
+        if isinstance(case, DepthPoolCase):
+            return self._depth_plan(case, api, dtype)
+        if isinstance(case, GlobalPoolCase):
+            return self._global_plan(case, api, dtype)
+        return Unsupported(f"unknown case type {type(case).__name__}", "lacks", "jax.lax.unknown")
+
+    def _conv_plan(self, case: ConvCase, api: str, dtype: str) -> JaxPlan:
+        call = "jax.lax.conv_general_dilated"
+        name = tr.xla_padding_name(case.padding)
+        if name is not None:
+            return JaxPlan(case, api, dtype, f"native {name}", call, name)
+        return JaxPlan(case, api, dtype, "explicit pairs", call, case.pads)
+
+    def _pool_plan(self, case: PoolCase, api: str, dtype: str) -> JaxPlan | Unsupported:
+        name = tr.xla_padding_name(case.padding)
+        if case.ceil_mode:
+            route, reach = "ceil-mode high padding", tr.padding_to_span(case.geometry)
+            padding: LaxPadding = tr.pad_pairs(reach, channels_last_layout=False)
+        elif name is not None:
+            route, reach, padding = f"native {name}", case.pads, name
+        else:
+            route, reach = "explicit pairs", case.pads
+            padding = tr.pad_pairs(reach, channels_last_layout=False)
+        window, strides, dilation = _full(case.kernel), _full(case.resolved_stride), _full(_window_dilation(case))
+        if case.kind == "max":
+            plan = JaxPlan(
+                case,
+                api,
+                dtype,
+                route,
+                "jax.lax.reduce_window[lax.max]",
+                padding,
+                window=window,
+                strides=strides,
+                window_dilation=dilation,
             )
-        return SUPPORTED
+            if any(d > 1 for d in plan.window_dilation):
+                return Unsupported(
+                    "jax.vjp of lax.reduce_window max with window_dilation raises NotImplementedError "
+                    "(select_and_gather_add has no transpose for a dilated window)",
+                    attempt=plan,
+                )
+            return plan
+        if case.count_include_pad:
+            count_pad = tr.pad_pairs(case.pads, channels_last_layout=False)
+            counted = tr.pad_pairs(tr.high_padding_beyond(case.pads, reach), channels_last_layout=False)
+            return JaxPlan(
+                case,
+                api,
+                dtype,
+                route,
+                "jax.lax.reduce_window[lax.add]",
+                padding,
+                window=window,
+                strides=strides,
+                window_dilation=dilation,
+                count_pad=count_pad,
+                count_padding=counted,
+            )
+        return JaxPlan(
+            case,
+            api,
+            dtype,
+            route,
+            "jax.lax.reduce_window[lax.add]",
+            padding,
+            window=window,
+            strides=strides,
+            window_dilation=dilation,
+            count_padding=padding,
+        )
+
+    def _depth_plan(self, case: DepthPoolCase, api: str, dtype: str) -> JaxPlan:
+        if api == "lax":
+            rest = (1,) * case.nd
+            return JaxPlan(
+                case,
+                api,
+                dtype,
+                "reduce_window over channels",
+                "jax.lax.reduce_window[lax.max]" if case.mode == "max" else "jax.lax.reduce_window[lax.add]",
+                "VALID",
+                window=(1, case.pool_size, *rest),
+                strides=(1, case.resolved_stride, *rest),
+                then="" if case.mode == "max" else " / pool_size",
+            )
+        reduce = "jnp.max" if case.mode == "max" else "jnp.mean"
+        return JaxPlan(
+            case, api, dtype, "stacked channel slices", f"{reduce}(stack of the strided channel slices, axis=2)"
+        )
+
+    def _global_plan(self, case: GlobalPoolCase, api: str, dtype: str) -> JaxPlan:
+        if api == "lax":
+            return JaxPlan(
+                case,
+                api,
+                dtype,
+                "reduce_window over spatial axes",
+                "jax.lax.reduce_window[lax.max]" if case.mode == "max" else "jax.lax.reduce_window[lax.add]",
+                "VALID",
+                window=_full(case.x_shape[2:]),
+                strides=_full((1,) * case.nd),
+                then="" if case.mode == "max" else " / area",
+            )
+        reduce = "jnp.max" if case.mode == "max" else "jnp.mean"
+        return JaxPlan(case, api, dtype, "jnp reduction", f"{reduce}(axis=spatial, keepdims={case.keepdims})")
 
     def semantics(self, case: Case, api: str) -> Semantics:
         if isinstance(case, (DepthPoolCase, GlobalPoolCase)) and api == "numpy":
             return Semantics(ties="split")  # reduce_max: even split among the maxima
         return Semantics(ties="first")  # select_and_scatter_add with ge
 
-    def attempt(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> object:
-        """The gradient of dilated max pooling, which JAX refuses."""
-        assert isinstance(case, PoolCase)
-
-        def pool(x: jax.Array) -> jax.Array:
-            return lax.reduce_window(
-                x,
-                -jnp.inf,
-                lax.max,
-                _full(case.kernel),
-                _full(case.resolved_stride),
-                _pool_padding(case),
-                window_dilation=_full(_window_dilation(case)),
-            )
-
-        _, backward = jax.vjp(pool, jnp.asarray(inputs["x"]))
-        return backward(jnp.asarray(inputs["dy"]))
-
-    # ---------------------------------------------------------------------- run
-    def run(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> dict[str, np.ndarray]:
+    # -------------------------------------------------------------------- run
+    def run(self, plan: Plan, inputs: Arrays) -> Arrays:
+        assert isinstance(plan, JaxPlan), f"{self.name} runs its own plans, got {plan!r}"
         names = [k for k in ("x", "w", "b") if k in inputs]
         primals = tuple(jnp.asarray(inputs[k]) for k in names)
-        y, grads = self._program(case, api)(primals, jnp.asarray(inputs["dy"]))
+        with _whole_tracebacks():
+            y, grads = self._program(plan)(primals, jnp.asarray(inputs["dy"]))
         return {"y": np.asarray(y), **{f"d{k}": np.asarray(g) for k, g in zip(names, grads)}}
 
-    def _program(self, case: Case, api: str) -> Program:
-        """``jax.jit`` of forward and ``jax.vjp`` for one case (its shapes are fixed, so one compile
-        per dtype); the most recent :data:`_PROGRAMS_KEPT` stay cached, older ones and their
+    def _program(self, plan: JaxPlan) -> Program:
+        """``jax.jit`` of forward and ``jax.vjp`` for one plan (its shapes are fixed, so one
+        compile); the most recent :data:`_PROGRAMS_KEPT` stay cached, older ones and their
         executables are dropped."""
-        key = (repr(case), api)
+        key = (repr(plan.case), plan.api, plan.dtype)
         program = self._programs.pop(key, None)
         if program is None:
-            forward = self._forward_fn(case, api)
+            forward = _forward_fn(plan)
 
             def forward_and_backward(
                 primals: tuple[jax.Array, ...], dy: jax.Array
@@ -196,35 +358,43 @@ class JaxAdapter(Adapter):
             del self._programs[next(iter(self._programs))]
         return program
 
+    # ------------------------------------------------------------------ shapes
     def output_shape(self, case: Case, api: str) -> tuple[int, ...] | None:
-        """Shape from ``jax.eval_shape`` (traced abstractly, nothing computed)."""
-        specs = [jax.ShapeDtypeStruct(case.x_shape, jnp.float32)]  # type: ignore[attr-defined]
+        """Shape from ``jax.eval_shape`` of the planned forward (traced abstractly, nothing
+        computed); for a refused case, of the refused call's forward."""
+        plan = self.support(case, api, "float32")
+        if isinstance(plan, Unsupported):
+            if not isinstance(plan.attempt, JaxPlan):
+                return None
+            plan = plan.attempt
+        shapes = [case.x_shape]
         if isinstance(case, ConvCase):
-            specs.append(jax.ShapeDtypeStruct(case.w_shape, jnp.float32))
-            if case.bias:
-                specs.append(jax.ShapeDtypeStruct(case.w_shape[:1], jnp.float32))
-        return tuple(jax.eval_shape(self._forward_fn(case, api), *specs).shape)
-
-    def _forward_fn(self, case: Case, api: str) -> Callable[..., jax.Array]:
-        if isinstance(case, ConvCase):
-            return lambda x, w, b=None: _conv(case, x, w, b)
-        if isinstance(case, PoolCase):
-            return lambda x: _max_pool(case, x) if case.kind == "max" else _avg_pool(case, x)
-        if isinstance(case, DepthPoolCase):
-            return lambda x: _depth_pool(case, x, api)
-        assert isinstance(case, GlobalPoolCase)
-        return lambda x: _global_pool(case, x, api)
+            shapes += [case.w_shape, case.w_shape[:1]] if case.bias else [case.w_shape]
+        specs = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in shapes]  # type: ignore[no-untyped-call]
+        return tuple(jax.eval_shape(_forward_fn(plan), *specs).shape)
 
 
 # ---------------------------------------------------------------------- ops
-def _conv(case: ConvCase, x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
+def _forward_fn(plan: JaxPlan) -> Callable[..., jax.Array]:
+    """The forward function of ``plan``'s arrays (``x``, and ``w``, ``b`` for a convolution)."""
+    case = plan.case
+    if isinstance(case, ConvCase):
+        return lambda x, w, b=None: _conv(plan, case, x, w, b)
+    if isinstance(case, PoolCase):
+        return lambda x: _max_pool(plan, x) if case.kind == "max" else _avg_pool(plan, case, x)
+    if isinstance(case, DepthPoolCase):
+        return lambda x: _depth_pool(plan, case, x)
+    assert isinstance(case, GlobalPoolCase)
+    return lambda x: _global_pool(plan, case, x)
+
+
+def _conv(plan: JaxPlan, case: ConvCase, x: jax.Array, w: jax.Array, b: jax.Array | None) -> jax.Array:
     axes = tuple(range(case.nd + 2))
-    padding = _NATIVE_PADDING[case.padding] if isinstance(case.padding, str) else case.pads
     y = lax.conv_general_dilated(
         x,
         w,
         window_strides=case.stride,
-        padding=padding,
+        padding=plan.lax_padding,
         rhs_dilation=case.dilation,
         dimension_numbers=lax.ConvDimensionNumbers(axes, axes, axes),
         feature_group_count=case.groups,
@@ -232,81 +402,44 @@ def _conv(case: ConvCase, x: jax.Array, w: jax.Array, b: jax.Array | None) -> ja
     return y if b is None else y + b.reshape((1, -1) + (1,) * case.nd)
 
 
-def _window_dilation(case: PoolCase) -> tuple[int, ...]:
-    """The case's dilation, 1 where the kernel is 1 (a single tap: the same window)."""
-    return tuple(1 if k == 1 else d for k, d in zip(case.kernel, case.dilation))
+def _reduce_window(plan: JaxPlan, x: jax.Array, init: float, op: Callable[..., jax.Array]) -> jax.Array:
+    dilation = plan.window_dilation or None
+    y: jax.Array = lax.reduce_window(x, init, op, plan.window, plan.strides, plan.lax_padding, window_dilation=dilation)
+    return y
 
 
-def _explicit_pads(case: PoolCase) -> Pads:
-    """``(lo, hi)`` per spatial dimension; with ``ceil_mode`` the high side reaches exactly as far
-    as the last window reads (module docstring)."""
-    if not case.ceil_mode:
-        return case.pads
-    geom = window_geometry(
-        case.op,
-        case.x_shape[2:],
-        case.kernel,
-        stride=case.resolved_stride,
-        padding=case.padding,
-        dilation=case.dilation,
-        ceil_mode=True,
-    )
-    return tuple((lo, max(span - n - lo, 0)) for (lo, _), span, n in zip(geom.padding, geom.span, geom.sizes))
+def _max_pool(plan: JaxPlan, x: jax.Array) -> jax.Array:
+    return _reduce_window(plan, x, -jnp.inf, lax.max)
 
 
-def _pool_padding(case: PoolCase) -> str | Pads:
-    """``reduce_window`` padding over all axes: the native string, or explicit pairs."""
-    if isinstance(case.padding, str) and not case.ceil_mode:
-        return _NATIVE_PADDING[case.padding]
-    return ((0, 0), (0, 0), *_explicit_pads(case))
-
-
-def _max_pool(case: PoolCase, x: jax.Array) -> jax.Array:
-    return lax.reduce_window(
-        x,
-        -jnp.inf,
-        lax.max,
-        _full(case.kernel),
-        _full(case.resolved_stride),
-        _pool_padding(case),
-        window_dilation=_full(_window_dilation(case)),
-    )
-
-
-def _avg_pool(case: PoolCase, x: jax.Array) -> jax.Array:
-    window, strides = _full(case.kernel), _full(case.resolved_stride)
-    total = lax.reduce_window(x, 0.0, lax.add, window, strides, _pool_padding(case))
+def _avg_pool(plan: JaxPlan, case: PoolCase, x: jax.Array) -> jax.Array:
+    total = lax.reduce_window(x, 0.0, lax.add, plan.window, plan.strides, plan.lax_padding)
     ones = jnp.ones(_full(case.x_shape[2:]), x.dtype)
-    if case.count_include_pad:
-        pads = _explicit_pads(case)
-        ones = lax.pad(ones, jnp.ones((), x.dtype), [(0, 0, 0), (0, 0, 0), *((lo, hi, 0) for lo, hi in case.pads)])
-        counted = ((0, 0), (0, 0), *((0, high - hi) for (_, hi), (_, high) in zip(case.pads, pads)))
-        divisor = lax.reduce_window(ones, 0.0, lax.add, window, strides, counted)
-    else:
-        divisor = lax.reduce_window(ones, 0.0, lax.add, window, strides, _pool_padding(case))
-    return total / divisor
+    if plan.count_pad is not None:
+        ones = lax.pad(ones, jnp.ones((), x.dtype), tr.lax_pad_config(plan.count_pad))
+    assert plan.count_padding is not None
+    divisor = lax.reduce_window(ones, 0.0, lax.add, plan.window, plan.strides, plan.count_padding)
+    y: jax.Array = total / divisor
+    return y
 
 
-def _depth_pool(case: DepthPoolCase, x: jax.Array, api: str) -> jax.Array:
-    k = case.pool_size
-    s = k if case.stride is None else case.stride
-    if api == "lax":
-        window, strides = (1, k) + (1,) * case.nd, (1, s) + (1,) * case.nd
+def _depth_pool(plan: JaxPlan, case: DepthPoolCase, x: jax.Array) -> jax.Array:
+    k, s = case.pool_size, case.resolved_stride
+    if plan.api == "lax":
         if case.mode == "max":
-            return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, "VALID")
-        return lax.reduce_window(x, 0.0, lax.add, window, strides, "VALID") / k
-    out = (x.shape[1] - k) // s + 1
+            return _reduce_window(plan, x, -jnp.inf, lax.max)
+        return _reduce_window(plan, x, 0.0, lax.add) / k
+    out = case.out_shape[1]
     windows = jnp.stack([x[:, t : t + (out - 1) * s + 1 : s] for t in range(k)], axis=2)  # (N, C', k, *S)
     return jnp.max(windows, axis=2) if case.mode == "max" else jnp.mean(windows, axis=2)
 
 
-def _global_pool(case: GlobalPoolCase, x: jax.Array, api: str) -> jax.Array:
-    spatial = case.x_shape[2:]
-    if api == "numpy":
+def _global_pool(plan: JaxPlan, case: GlobalPoolCase, x: jax.Array) -> jax.Array:
+    if plan.api == "numpy":
         reduce = jnp.max if case.mode == "max" else jnp.mean
         return reduce(x, axis=tuple(range(2, x.ndim)), keepdims=case.keepdims)
     if case.mode == "max":
-        y = lax.reduce_window(x, -jnp.inf, lax.max, _full(spatial), _full((1,) * case.nd), "VALID")
+        y = _reduce_window(plan, x, -jnp.inf, lax.max)
     else:
-        y = lax.reduce_window(x, 0.0, lax.add, _full(spatial), _full((1,) * case.nd), "VALID") / math.prod(spatial)
+        y = _reduce_window(plan, x, 0.0, lax.add) / math.prod(case.x_shape[2:])
     return y if case.keepdims else y.reshape(case.x_shape[:2])

@@ -2,7 +2,7 @@
 
 The reference is channels-first: data ``(N, C, *spatial)``, convolution weights
 ``(O, C / groups, *kernel)``, padding as resolved ``(lo, hi)`` pairs per spatial dimension
-(:func:`convequiv.reference.resolve_padding`). Frameworks differ in three ways, each handled here:
+(:func:`convequiv.reference.resolve_padding`). Frameworks differ in four ways, each handled here:
 
 * **data layout**: channels-last ``(N, *spatial, C)`` for TensorFlow and Keras
   (:func:`channels_last`, :func:`channels_first`, and the same for shapes);
@@ -13,10 +13,14 @@ The reference is channels-first: data ``(N, C, *spatial)``, convolution weights
 * **padding spelling**: a named form (``"valid"`` / ``"same"``) where the framework has one,
   explicit per-side lists in the framework's order (:func:`flat_pad_widths` for ``torch.nn.functional.pad``,
   :func:`pad_list` for ``tf.pad`` / ``keras.ops.pad`` / ``numpy.pad``), or a pre-pad of the
-  input followed by an unpadded op when the framework cannot take the padding natively.
+  input followed by an unpadded op when the framework cannot take the padding natively;
+  ``jax.lax`` takes the string forms by their XLA names (:func:`xla_padding_name`) and explicit
+  pairs over every axis of the data (:func:`pad_pairs`);
+* **ceil mode** where a framework has none: explicit high padding that reaches exactly the span
+  the windows read (:func:`padding_to_span`, exact integer arithmetic on the resolved geometry).
 
-Every function is an exact permutation or copy (no arithmetic), so translating there and back is
-the identity; the tests check that round trip.
+Every layout function is an exact permutation or copy (no arithmetic), so translating there and
+back is the identity; the tests check that round trip.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from convequiv.reference.geometry import Pads
+from convequiv.reference.geometry import Pads, WindowGeometry
 
 Shape = tuple[int, ...]
 OptionalShape = tuple[int | None, ...]
@@ -126,3 +130,49 @@ def torch_pool_takes(pads: Pads, kernel: Sequence[int]) -> bool:
     the (undilated) kernel in every dimension (``pad should be at most half of effective kernel
     size`` is checked against ``kernel // 2``)."""
     return symmetric(pads) and all(lo <= k // 2 for (lo, _), k in zip(pads, kernel))
+
+
+# ------------------------------------------------------------------ padding spelled for XLA (jax.lax)
+#: ``jax.lax``'s names of the canonical padding strings; lax resolves each exactly as the reference
+#: does (on the dilated kernel; ``SAME`` puts an odd cell at the end, ``SAME_LOWER`` at the start).
+XLA_PADDING_NAMES = {"valid": "VALID", "same": "SAME", "same_lower": "SAME_LOWER"}
+
+
+def xla_padding_name(padding: object) -> str | None:
+    """``"VALID"`` / ``"SAME"`` / ``"SAME_LOWER"`` for a canonical string padding; ``None`` for every
+    other form (ints, pairs), which is spelled out as pairs even where it is zero."""
+    return XLA_PADDING_NAMES.get(padding) if isinstance(padding, str) else None
+
+
+def pad_pairs(pads: Pads, *, channels_last_layout: bool = True) -> tuple[tuple[int, int], ...]:
+    """:func:`pad_list` as a tuple of ``(lo, hi)`` tuples, for APIs that take (and hash) tuples:
+    ``jax.lax.reduce_window``'s explicit padding names every axis of the data."""
+    return tuple((lo, hi) for lo, hi in pad_list(pads, channels_last_layout=channels_last_layout))
+
+
+def lax_pad_config(pairs: Sequence[tuple[int, int]]) -> tuple[tuple[int, int, int], ...]:
+    """``jax.lax.pad``'s configuration: ``(lo, hi, interior)`` per axis, with no interior padding."""
+    return tuple((lo, hi, 0) for lo, hi in pairs)
+
+
+def padding_to_span(geometry: WindowGeometry) -> Pads:
+    """Explicit padding that reaches exactly as far as the windows of ``geometry`` read:
+    ``(lo, max(span - n - lo, 0))`` per dimension (:attr:`WindowGeometry.span`).
+
+    For a framework without ``ceil_mode``: given the ceil-mode geometry, floor-mode windows over
+    an input padded this way are exactly the ceil-mode windows. The high side is ``hi`` plus the
+    ceil-mode overhang, or less when the last window stops short of the padding (cutting padding
+    that no window reads changes no window, and never admits a window that ceil mode drops, one
+    starting in the right padding); it is never negative. Integer arithmetic, exact."""
+    return tuple(
+        (lo, max(span - n - lo, 0)) for (lo, _), span, n in zip(geometry.padding, geometry.span, geometry.sizes)
+    )
+
+
+def high_padding_beyond(pads: Pads, reach: Pads) -> Pads:
+    """``(0, reach_hi - hi)`` per dimension: what padding by ``reach`` (e.g. :func:`padding_to_span`)
+    adds on the high side of an input already padded by ``pads`` (same low sides); negative where
+    ``reach`` stops short of ``pads``, i.e. a cut of that much of the padding already applied."""
+    if any(lo != reach_lo for (lo, _), (reach_lo, _) in zip(pads, reach)):
+        raise ValueError(f"padding {reach} does not start where {pads} does")
+    return tuple((0, reach_hi - hi) for (_, hi), (_, reach_hi) in zip(pads, reach))
