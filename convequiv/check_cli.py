@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     command += args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEQUIV_") or k == "CONVEQUIV_DIVERGENCES"}
     env["CONVEQUIV_PROGRESS"] = str(progress_file.resolve())
+    # Hypothesis' own storage (its database and caches) goes to the per-user cache, never the working directory
+    env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(user_cache("hypothesis-storage")))
     if not args.verbose:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up lines
     started = time.time()
@@ -207,10 +209,11 @@ def _summarize(status: int, report: Path, results_file: Path, log: Path, databas
         f"{sum(results.counts().values())} checks"
     )
     if failed_tests:
-        print(f"Unexplained failures ({len(failed_tests)} tests; each has a one-line reproduction in {log}):")
+        print(f"Unexplained failures ({len(failed_tests)} tests; one-line reproductions in {log}):")
         for line in failed_tests[:20]:
             print(f"  {line[:200]}")
         if database is not None:
-            print(f"Hypothesis keeps the failing examples in {database}; the next run replays them first.")
-    print(f"Report: {markdown}, {html}, {results_file}; pytest's output: {log}")
+            print(f"Hypothesis keeps the failing examples in {database}; the next run replays them.")
+    names = ", ".join(p.name for p in (markdown, html, results_file, log))
+    print(f"Report in {report}/: {names}")
     return 1 if failed_tests or results.failed() or status == 1 else 0

@@ -1,4 +1,7 @@
-"""``convequiv check``: renders the op x adapter matrix and writes the Markdown / JSON report."""
+"""``convequiv check`` as a user runs it: a derandomized nested run of the packaged suite, the matrix
+within 100 columns, the divergences listed once, the report folder, and documented exit codes."""
+
+from __future__ import annotations
 
 import json
 import subprocess
@@ -7,71 +10,53 @@ from pathlib import Path
 
 import pytest
 
-from convequiv.check_cli import render_markdown, render_text, suite_directory
 from tests.support.nested import nested_env
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = {
-    "created": "2026-01-01 00:00:00",
-    "profile": "ci",
-    "python": "3.11",
-    "numpy": "2.0",
-    "adapters": {"torch": {"torch": "2.13.0"}},
-    "matrix": {
-        "conv": {"torch": {"agree": 10}},
-        "max_pool": {"torch": {"agree": 5, "diverge": 2, "divergence:torch-maxpool-grad-last-nan": 2}},
-        "avg_pool": {"torch": {"fail": 1, "agree": 3}},
-        "avg_pool: ceil_mode": {"torch": {"unsupported": 4}},
-    },
-    "divergences": {"torch-maxpool-grad-last-nan": {"state": "observed", "covered": 2, "observed": 2}},
-}
 
 
-def test_text_matrix_shows_each_state():
-    text = render_text(RESULTS)
-    assert "agrees (10)" in text
-    assert "diverges: torch-maxpool-grad-last-nan (2); agrees (5)" in text
-    assert "FAILED (1)" in text
-    assert "ceil_mode" not in text  # feature rows only in the Markdown report
-
-
-def test_markdown_report_has_features_versions_and_evidence():
-    md = render_markdown(RESULTS)
-    assert "| avg_pool: ceil_mode | unsupported (4) |" in md
-    assert "torch 2.13.0" in md
-    assert "**torch-maxpool-grad-last-nan**" in md and "observed" in md
-
-
-def test_suite_directory_is_this_checkout():
-    assert suite_directory() == ROOT / "tests" / "equivalence"
-
-
-def test_check_runs_and_writes_report(tmp_path):
-    pytest.importorskip("torch")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "convequiv",
-            "check",
-            "--adapters",
-            "torch",
-            "--profile",
-            "dev",
-            "--report",
-            str(tmp_path),
-            "--",
-            "-k",
-            "test_conv or test_max_pool",
-        ],
-        cwd=ROOT,
+def _check(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "convequiv", "check", *args],
+        cwd=cwd,
         env=nested_env(),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
     )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "op " in run.stdout and "conv" in run.stdout and "agrees" in run.stdout
-    results = json.loads((tmp_path / "check.json").read_text())
-    assert results["matrix"]["conv"]["torch"]["agree"] > 0
-    assert (tmp_path / "check.md").read_text().startswith("# convequiv check")
+
+
+def test_check_runs_the_suite_and_keeps_its_report(tmp_path):
+    pytest.importorskip("torch")
+    done = _check(tmp_path, "--adapters", "torch", "--profile", "ci", "--", "-k", "edge_case or test_conv")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    matrix_heading = next(line for line in lines if line.startswith("adapter "))
+    assert "conv" in matrix_heading and "max_pool" in matrix_heading
+    assert any(line.startswith("torch ") and "✓" in line for line in lines)
+    assert sum("Recorded divergences" in line for line in lines) == 1
+    assert sum("torch-amax-grad-nan" in line for line in lines) <= 1  # each record once
+    report = tmp_path / "convequiv-check"
+    results = json.loads((report / "check.json").read_text())
+    assert results["schema"] == "convequiv-results" and results["profile"] == "ci"
+    assert any(t["row"] == "conv" and t["status"] == "agree" for t in results["tallies"])
+    assert (report / "compatibility.md").read_text().startswith("# convequiv check")
+    assert (report / "pytest.log").exists() and not (tmp_path / ".hypothesis").exists()
+
+
+def test_no_adapter_is_a_clean_exit(tmp_path):
+    done = _check(tmp_path, "--adapters", "none", "--report", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_unknown_adapter_is_a_usage_error_in_one_line(tmp_path):
+    done = _check(tmp_path, "--adapters", "nosuchframework", "--report", str(tmp_path / "r"))
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and "unknown adapter 'nosuchframework'" in errors[0], done.stderr
+
+
+def test_bad_profile_is_a_usage_error(tmp_path):
+    done = _check(tmp_path, "--profile", "fast")
+    assert done.returncode == 2 and "invalid choice" in done.stderr

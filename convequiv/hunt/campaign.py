@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from convequiv.settings import user_cache
+
 from .signature import Signature, essential
 from .store import Finding, Store, machine
 
@@ -105,6 +107,7 @@ class Campaign:
         cfg = self.scratch / f"{tag}.json"
         cfg.write_text(json.dumps(config))
         env = {**os.environ, **THREADS_ONE}
+        env.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(user_cache("hypothesis-storage")))
         if spec.startswith("keras[") and spec.endswith("]"):
             env["KERAS_BACKEND"] = spec[len("keras[") : -1]
         log = (self.scratch / f"{tag}.log").open("wb")
