@@ -10,33 +10,53 @@
   of its own, not an alias: dilation runs as ``space_to_batch`` around an undilated kernel, ``tf.nn.pool`` is
   TensorFlow's only dilated pooling, and each API refuses cases the other runs.
 
-Layouts: the CPU kernels take channels-last data (the float64 Conv2D refuses ``NCHW``), so ``x``/``dy`` become
-``(N, *spatial, C)``, kernels ``(O, C/g, *k)`` become ``(*k, C/g, O)`` and ``depthwise_conv2d`` filters
-``(C*m, 1, kh, kw)`` become ``(kh, kw, C, m)``; results are moved back. ``data_format`` is spelled out for
+:meth:`TensorFlowAdapter.support` decides once per (case, api, dtype) how the case reaches TensorFlow and
+returns a :class:`TensorFlowPlan`: the function, the padding argument as TensorFlow receives it, a pre-pad with
+its fill value, the kernel layout and the function's other arguments as TensorFlow receives them.
+:meth:`TensorFlowAdapter.run` executes that plan and decides nothing.
+
+Layouts (:mod:`convequiv.adapters.translate`): the CPU kernels take channels-last data (the float64 Conv2D
+refuses ``NCHW``), so ``x``/``dy`` become ``(N, *spatial, C)``, kernels ``(O, C/g, *k)`` become ``(*k, C/g, O)``
+(kernel layout ``"HWIO"``) and ``depthwise_conv2d`` filters ``(C*m, 1, kh, kw)`` become ``(kh, kw, C, m)``
+(kernel layout ``"depthwise"``); results are moved back. ``data_format`` is spelled out for
 ``tf.nn.convolution`` / ``pool`` / ``max_pool`` / ``avg_pool``: with their default ``None`` the 3-D gradients
 raise ``AttributeError`` in eager mode. Gradients are ``tf.GradientTape`` products with ``dy`` (the gradient
 of ``sum(dy * y)``), the bias goes through ``tf.nn.bias_add``. ``output_shape`` stays ``None``: ``tf.nn`` has
 no shape function short of tracing a graph per example.
 
-Padding (canonical -> TensorFlow): ``"valid"``, ``"same"`` and all-zero padding map to ``"VALID"`` /
-``"SAME"`` (TF SAME is the canonical SAME_UPPER on the effective kernel). Other paddings: ``tf.nn.conv2d``,
-``depthwise_conv2d``, ``max_pool1d`` and ``max_pool2d`` take the explicit list ``[[0, 0], [lo, hi], ...,
-[0, 0]]``; ``conv1d``, ``conv3d``, ``max_pool3d``, ``tf.nn.convolution`` and ``tf.nn.pool`` take strings only
-and get ``tf.pad`` (zeros; ``-inf`` for max pooling) + ``"VALID"``, as does ``tf.nn.pool``'s SAME with
-dilation, which it refuses. Average pooling has no explicit padding and its SAME leaves padding out of the
-divisor: ``count_include_pad=True`` pads with zeros, ``False`` maps to SAME when the pads are SAME's and is
-otherwise unsupported (``lacks count_include_pad``). No API has ``ceil_mode``: supported when it changes
-nothing, else ``lacks``. ``max_pool*d`` lacks dilation.
+Padding translation (canonical -> TensorFlow), one route per plan:
 
-Refusals (``attempt`` makes the very calls ``run`` makes, backward included). "Eigen" means TensorFlow's own
-CPU kernels: float64 always, float32 when oneDNN is off (``TF_ENABLE_ONEDNN_OPTS=0``) and for gradients whose
-op got an explicit padding list, which oneDNN does not take. Grouped Conv3D; Eigen Conv3D with dilation;
-Eigen Conv2D gradients with groups > 1 or dilation > 1 (``tf.nn.convolution`` dilates by space_to_batch and
-escapes the latter); Eigen DepthwiseConv2dNative with unequal row/column strides; stride > 1 with dilation > 1
-in ``tf.nn.convolution`` / ``tf.nn.pool`` (``tf.nn.conv2d`` accepts it); ``tf.nn.pool`` with a stride larger
-than the window; float64 MaxPool3D / AvgPool3D (no kernel); depth max pooling (the forward runs only for a
-depth window equal to its stride dividing C in 1-/2-D, and MaxPoolGrad refuses every depth window or stride);
-depth average pooling on Eigen, in 1-D, and with a stride other than the window.
+* ``native``: ``"valid"``, ``"same"`` and all-zero padding map to ``"VALID"`` / ``"SAME"`` (TF SAME is the
+  canonical SAME_UPPER on the effective kernel);
+* ``explicit padding list``: other paddings, where the function takes TensorFlow's explicit list
+  ``[[0, 0], [lo, hi], ..., [0, 0]]``: ``tf.nn.conv2d``, ``depthwise_conv2d``, ``max_pool1d`` and ``max_pool2d``;
+* ``pre-pad``: ``conv1d``, ``conv3d``, ``max_pool3d``, ``tf.nn.convolution`` and ``tf.nn.pool`` take strings
+  only and get ``tf.pad`` (zeros; ``-inf`` for max pooling) + ``"VALID"``, as does ``tf.nn.pool``'s SAME with
+  dilation, which it refuses. Average pooling has no explicit padding and its SAME leaves padding out of the
+  divisor, so ``count_include_pad=True`` pads with zeros first;
+* ``SAME for count_include_pad=False``: average pooling that leaves explicit padding out of the divisor maps to
+  SAME when the pads are SAME's and is otherwise unsupported (``lacks count_include_pad``);
+* ``depth window`` (``"nn"`` depth pooling: ``tf.nn.max_pool`` / ``avg_pool`` with ``ksize=[1, ..., 1, k]``),
+  ``reshape + reduce`` and ``frame + reduce`` (``"generic"`` depth pooling), ``reduction`` (global pooling).
+
+No API has ``ceil_mode``: supported when it changes no window, else ``lacks``. ``max_pool*d`` lacks dilation.
+
+Refusals: each ``Unsupported(evidence="refuses")`` carries as ``attempt`` the plan of the very calls ``run``
+makes (``probe=True``: the backward runs even when ``y`` is misshapen, with TensorFlow's default cotangent),
+and the error must come from inside TensorFlow (:attr:`TensorFlowAdapter.frameworks`). Every refusal below
+raises with the innermost traceback frame in the ``tensorflow`` package (op errors from
+``ops.raise_from_not_ok_status`` / ``execute.quick_execute``, argument checks from ``nn_ops``; TensorFlow's
+traceback filtering keeps that frame), so none declares a ``message``.
+
+"Eigen" means TensorFlow's own CPU kernels: float64 always, float32 when oneDNN is off
+(``TF_ENABLE_ONEDNN_OPTS=0``) and for gradients whose op got an explicit padding list, which oneDNN does not
+take. The refusals: grouped Conv3D; Eigen Conv3D with dilation; Eigen Conv2D gradients with
+groups > 1 or dilation > 1 (``tf.nn.convolution`` dilates by space_to_batch and escapes the latter); Eigen
+DepthwiseConv2dNative with unequal row/column strides; stride > 1 with dilation > 1 in ``tf.nn.convolution`` /
+``tf.nn.pool`` (``tf.nn.conv2d`` accepts it); ``tf.nn.pool`` with a stride larger than the window; float64
+MaxPool3D / AvgPool3D (no kernel); depth max pooling (the forward runs only for a depth window equal to its
+stride dividing C in 1-/2-D, and MaxPoolGrad refuses every depth window or stride); depth average pooling on
+Eigen, in 1-D, and with a stride other than the window.
 
 Contested semantics, found by running (``semantics`` declares the regular behaviour; the anomalies are the
 divergences recorded for this adapter, all with oneDNN on, TensorFlow's default on x86-64):
@@ -58,40 +78,23 @@ divergences recorded for this adapter, all with oneDNN on, TensorFlow's default 
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
-from convequiv.reference.geometry import Pads, resolve_padding, window_geometry
+from convequiv.reference.geometry import resolve_padding
 
-from .base import SUPPORTED, Adapter, Semantics, Support, Unsupported, UnsupportedCase
-
-
-def _last(a: np.ndarray) -> np.ndarray:
-    """``(N, C, *spatial)`` -> ``(N, *spatial, C)`` (a 2-D ``(N, C)`` array is unchanged)."""
-    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
-
-
-def _first(a: np.ndarray) -> np.ndarray:
-    """``(N, *spatial, C)`` -> ``(N, C, *spatial)``."""
-    return np.ascontiguousarray(np.moveaxis(a, -1, 1))
-
-
-def _listed(pads: Pads) -> list[list[int]]:
-    """TensorFlow's explicit padding (also ``tf.pad``'s): ``[[0, 0], [lo, hi], ..., [0, 0]]``."""
-    return [[0, 0], *([lo, hi] for lo, hi in pads), [0, 0]]
-
-
-def _named(padding: object, pads: Pads) -> str | None:
-    """``"VALID"`` / ``"SAME"`` when the canonical padding has a TensorFlow name (no padding is VALID)."""
-    if isinstance(padding, str) and padding in ("valid", "same"):
-        return padding.upper()
-    return None if any(lo or hi for lo, hi in pads) else "VALID"
-
+from . import translate as tr
+from .base import Adapter, Arrays, Plan, Semantics, Unsupported
 
 _FORMATS = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+Arguments = tuple[tuple[str, Any], ...]
 
 
 def _onednn_enabled() -> bool:
@@ -107,9 +110,43 @@ def _onednn_enabled() -> bool:
 _ONEDNN = _onednn_enabled()
 
 
+@dataclass(frozen=True, kw_only=True)
+class TensorFlowPlan(Plan):
+    """``fn`` (the function ``call`` names) is called on the channels-last input, pre-padded with ``prepad``
+    (filled with ``pad_value``), and on the kernel in ``kernel_layout`` (``"HWIO"`` or ``"depthwise"``; none
+    for pooling), with ``padding=padding`` (unless ``None``) and ``arguments`` as keywords, all spelled as
+    TensorFlow receives them. ``channel_windows`` (``"reshape"`` or ``"frame"``) first gathers the channel
+    windows of a depth pooling on a new last axis. ``probe`` marks the attempt of a refusal: the backward runs
+    even when ``y`` is misshapen, with TensorFlow's default cotangent (only whether the calls raise matters).
+    """
+
+    fn: Callable[..., Any]
+    arguments: Arguments = ()
+    channel_windows: str = ""
+    probe: bool = False
+
+
+def _plan(
+    case: Case, api: str, dtype: str, route: str, call: str, fn: Callable[..., Any], **fields: Any
+) -> TensorFlowPlan:
+    """A plan on channels-last data; ``call`` is ``fn`` as a user writes it (``tf.nn.conv2d``)."""
+    return TensorFlowPlan(case, api, dtype, route, call, layout="channels_last", fn=fn, **fields)
+
+
+def _attempt(plan: TensorFlowPlan) -> TensorFlowPlan:
+    return replace(plan, probe=True)
+
+
+def _named(case: ConvCase | PoolCase) -> str | None:
+    """``"VALID"`` / ``"SAME"`` when the case's padding has a TensorFlow name, else ``None``."""
+    named = tr.named_padding(case.padding, case.pads)
+    return None if named is None else named.upper()
+
+
 class TensorFlowAdapter(Adapter):
     name = "tensorflow"
     distributions = ("tensorflow-cpu",)
+    frameworks = ("tensorflow",)
     apis = ("nn", "generic")
 
     def apis_for(self, op: str) -> tuple[str, ...]:
@@ -128,57 +165,130 @@ class TensorFlowAdapter(Adapter):
             y = tf.nn.max_pool2d(tf.nn.conv2d(x, tf.ones((2, 2, 1, 1)), 1, "VALID"), 2, 2, "VALID")
         tape.gradient(y, x)
 
-    # ------------------------------------------------------------------ support
-    def support(self, case: Case, api: str, dtype: str) -> Support:
+    # ------------------------------------------------------------------ plans
+    def support(self, case: Case, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
         if isinstance(case, ConvCase):
             return self._conv_support(case, api, dtype)
         if isinstance(case, PoolCase):
             return self._pool_support(case, api, dtype)
         if isinstance(case, DepthPoolCase):
             return self._depth_support(case, api, dtype)
-        return SUPPORTED  # global pooling: tf.reduce_max / tf.reduce_mean over the spatial axes
+        if isinstance(case, GlobalPoolCase):
+            name = "reduce_max" if case.mode == "max" else "reduce_mean"
+            arguments = (("axis", list(range(1, case.nd + 1))), ("keepdims", case.keepdims))
+            return _plan(case, api, dtype, "reduction", f"tf.{name}", getattr(tf, name), arguments=arguments)
+        return Unsupported(f"unknown case type {type(case).__name__}", "lacks", "tensorflow.nn.unknown")
 
     def _eigen(self, dtype: str) -> bool:
         """Whether TensorFlow runs its own (Eigen) CPU kernels: float64 always, float32 with oneDNN off."""
         return dtype == "float64" or not _ONEDNN
 
-    def _conv_support(self, case: ConvCase, api: str, dtype: str) -> Support:
+    # ------------------------------------------------------------- convolution
+    def _conv_plan(self, case: ConvCase, api: str, dtype: str) -> TensorFlowPlan:
+        stride, dilation = list(case.stride), list(case.dilation)
+        named = _named(case)
+        padding: object = named
+        route, prepad, layout = "native", None, "HWIO"
+        arguments: Arguments = (("strides", stride), ("dilations", dilation))
+        if api == "nn" and case.nd == 2:  # the 2-D functions take TensorFlow's explicit padding list
+            if named is None:
+                route, padding = "explicit padding list", tr.pad_list(case.pads)
+            name = "depthwise_conv2d" if case.depthwise else "conv2d"
+            if case.depthwise:
+                layout, arguments = "depthwise", (("strides", [1, *stride, 1]), ("dilations", dilation))
+        else:
+            if named is None:
+                route, prepad, padding = "pre-pad", case.pads, "VALID"
+            if api == "generic" or case.nd > 3:
+                # data_format spelled out: with the default None the 3-D gradient fails in eager mode
+                name = "convolution"
+                arguments = (("strides", stride), ("data_format", _FORMATS.get(case.nd)), ("dilations", dilation))
+            elif case.nd == 1:
+                name, arguments = "conv1d", (("stride", stride), ("dilations", dilation))
+            else:
+                name, arguments = "conv3d", (("strides", [1, *stride, 1]), ("dilations", [1, *dilation, 1]))
+        fields = {"padding": padding, "prepad": prepad, "kernel_layout": layout, "arguments": arguments}
+        return _plan(case, api, dtype, route, f"tf.nn.{name}", getattr(tf.nn, name), **fields)
+
+    def _conv_support(self, case: ConvCase, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
+        plan = self._conv_plan(case, api, dtype)
+        reason = self._conv_refusal(case, api, dtype, plan)
+        return plan if reason is None else Unsupported(reason, attempt=_attempt(plan))
+
+    def _conv_refusal(self, case: ConvCase, api: str, dtype: str, plan: TensorFlowPlan) -> str | None:
         dilated, strided = any(d > 1 for d in case.dilation), any(s > 1 for s in case.stride)
         # oneDNN does not take explicit padding lists: with them the float32 gradients run on Eigen too
-        explicit = api == "nn" and case.nd == 2 and not _named(case.padding, case.pads)
+        explicit = plan.route == "explicit padding list"
         if case.nd > 3:
-            return Unsupported("TensorFlow convolutions are 1-, 2- or 3-D")
+            return "TensorFlow convolutions are 1-, 2- or 3-D"
         if api == "generic" and dilated and strided:  # checked in Python, before any kernel
-            return Unsupported("tf.nn.convolution refuses strides > 1 together with dilations > 1")
+            return "tf.nn.convolution refuses strides > 1 together with dilations > 1"
         if case.nd == 3 and case.groups > 1:
-            return Unsupported("Conv3D refuses grouped filters (input depth must equal the filter's)")
+            return "Conv3D refuses grouped filters (input depth must equal the filter's)"
         if case.nd == 3:
             if api == "nn" and dilated and self._eigen(dtype):
-                return Unsupported("the Eigen Conv3D kernel refuses dilation rates > 1")
+                return "the Eigen Conv3D kernel refuses dilation rates > 1"
         elif api == "nn" and case.nd == 2 and case.depthwise:
             # tf.nn.depthwise_conv2d runs dilation through space_to_batch, which hands the op VALID padding
             if case.stride[0] != case.stride[1] and (self._eigen(dtype) or (explicit and not dilated)):
-                return Unsupported("the Eigen DepthwiseConv2dNative kernels refuse unequal row and column strides")
+                return "the Eigen DepthwiseConv2dNative kernels refuse unequal row and column strides"
         elif (case.groups > 1 or (api == "nn" and dilated)) and (self._eigen(dtype) or explicit):
-            return Unsupported("the Eigen Conv2D gradients refuse groups > 1 and dilation rates > 1")
-        return SUPPORTED
+            return "the Eigen Conv2D gradients refuse groups > 1 and dilation rates > 1"
+        return None
 
-    def _pool_support(self, case: PoolCase, api: str, dtype: str) -> Support:
+    # ----------------------------------------------------------------- pooling
+    def _pool_plan(self, case: PoolCase, api: str, dtype: str) -> TensorFlowPlan:
+        generic = api == "generic" or case.nd > 3
+        pads = case.pads
+        padding: object = _named(case)
+        route, prepad, fill = "native", None, 0.0
+        if case.kind == "avg" and tr.has_padding(pads):
+            if case.count_include_pad:  # TF's SAME would leave the padding out of the divisor
+                route, prepad, padding = "pre-pad", pads, "VALID"
+            elif padding != "SAME":  # _pool_support admits only SAME's own pads here
+                route, padding = "SAME for count_include_pad=False", "SAME"
+        elif padding == "SAME" and generic and any(d > 1 for d in case.dilation):
+            padding = None  # tf.nn.pool refuses SAME with dilation: pad instead
+        if padding is None:
+            if not generic and case.nd < 3:
+                route, padding = "explicit padding list", tr.pad_list(pads)
+            else:
+                route, prepad, padding, fill = "pre-pad", pads, "VALID", -math.inf
+        kernel, stride = list(case.kernel), list(case.resolved_stride)
+        arguments: Arguments
+        if generic:
+            name = "pool"
+            arguments = (
+                ("window_shape", kernel),
+                ("pooling_type", case.kind.upper()),
+                ("strides", stride),
+                ("data_format", _FORMATS.get(case.nd)),
+                ("dilations", list(case.dilation)),
+            )
+        else:
+            name, arguments = f"{case.kind}_pool{case.nd}d", (("ksize", kernel), ("strides", stride))
+        fn = getattr(tf.nn, name)
+        return _plan(
+            case,
+            api,
+            dtype,
+            route,
+            f"tf.nn.{name}",
+            fn,
+            padding=padding,
+            prepad=prepad,
+            pad_value=fill,
+            arguments=arguments,
+        )
+
+    def _pool_support(self, case: PoolCase, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
+        plan = self._pool_plan(case, api, dtype)
         target = "tensorflow.nn.pool" if api == "generic" else f"tensorflow.nn.{case.kind}_pool{case.nd}d"
         if case.nd > 3:
-            return Unsupported("TensorFlow pooling is 1-, 2- or 3-D")
-        if case.ceil_mode:
-            floor = window_geometry(
-                case.op,
-                case.x_shape[2:],
-                case.kernel,
-                stride=case.resolved_stride,
-                padding=case.pads,
-                dilation=case.dilation,
-            )
-            if floor.out != case.out_shape[2:]:
-                return Unsupported("TensorFlow pooling has no ceil_mode", "lacks", target, "ceil_mode")
-        if case.kind == "avg" and not case.count_include_pad and any(lo or hi for lo, hi in case.pads):
+            return Unsupported("TensorFlow pooling is 1-, 2- or 3-D", attempt=_attempt(plan))
+        if case.ceil_changes_windows:
+            return Unsupported("TensorFlow pooling has no ceil_mode", "lacks", target, "ceil_mode")
+        if case.kind == "avg" and not case.count_include_pad and tr.has_padding(case.pads):
             same = resolve_padding("same", case.x_shape[2:], case.kernel, case.resolved_stride)
             if case.pads != same:
                 return Unsupported(
@@ -192,34 +302,53 @@ class TensorFlowAdapter(Adapter):
             return Unsupported("max_pool*d has no dilation; tf.nn.pool does", "lacks", target, "dilations")
         if api == "generic":  # tf.nn.pool checks these in Python, before any kernel
             if dilated and any(s > 1 for s in case.resolved_stride):
-                return Unsupported("tf.nn.pool refuses strides > 1 together with dilation > 1")
+                return Unsupported("tf.nn.pool refuses strides > 1 together with dilation > 1", attempt=_attempt(plan))
             if any(s > k for s, k in zip(case.resolved_stride, case.kernel)):
-                return Unsupported("tf.nn.pool refuses a stride larger than the window")
+                return Unsupported("tf.nn.pool refuses a stride larger than the window", attempt=_attempt(plan))
         if case.nd == 3 and dtype == "float64":
-            return Unsupported(f"{case.kind.capitalize()}Pool3D has no float64 CPU kernel")
-        return SUPPORTED
+            return Unsupported(f"{case.kind.capitalize()}Pool3D has no float64 CPU kernel", attempt=_attempt(plan))
+        return plan
 
-    def _depth_support(self, case: DepthPoolCase, api: str, dtype: str) -> Support:
-        k = case.pool_size
-        s = k if case.stride is None else case.stride
+    # ----------------------------------------------------------- depth pooling
+    def _depth_plan(self, case: DepthPoolCase, api: str, dtype: str) -> TensorFlowPlan:
+        k, s = case.pool_size, case.resolved_stride
         if api == "generic":
-            return SUPPORTED
+            reduce = "reduce_max" if case.mode == "max" else "reduce_mean"
+            windows, gather = ("reshape", "tf.reshape") if s == k else ("frame", "tf.signal.frame")
+            call = f"{gather} + tf.{reduce}"
+            fn: Callable[..., Any] = getattr(tf, reduce)
+            route = f"{windows} + reduce"
+            return _plan(case, api, dtype, route, call, fn, channel_windows=windows, arguments=(("axis", -1),))
+        name = f"{case.mode}_pool"
+        ones = [1] * (case.nd + 1)
+        arguments = (("ksize", [*ones, k]), ("strides", [*ones, s]), ("data_format", _FORMATS.get(case.nd)))
+        fn = getattr(tf.nn, name)
+        return _plan(case, api, dtype, "depth window", f"tf.nn.{name}", fn, padding="VALID", arguments=arguments)
+
+    def _depth_support(self, case: DepthPoolCase, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
+        plan = self._depth_plan(case, api, dtype)
+        reason = None if api == "generic" else self._depth_refusal(case, dtype)
+        return plan if reason is None else Unsupported(reason, attempt=_attempt(plan))
+
+    def _depth_refusal(self, case: DepthPoolCase, dtype: str) -> str | None:
+        """Why ``tf.nn.max_pool`` / ``avg_pool`` with a depth window refuses the case, if it does."""
+        k, s = case.pool_size, case.resolved_stride
         if case.nd == 3 and dtype == "float64":
-            return Unsupported(f"{case.mode.capitalize()}Pool3D has no float64 CPU kernel")
+            return f"{case.mode.capitalize()}Pool3D has no float64 CPU kernel"
         if k == 1 and s == 1:
-            return SUPPORTED  # a window of one channel: TensorFlow runs it as a spatial no-op
+            return None  # a window of one channel: TensorFlow runs it as a spatial no-op
         if case.mode == "max":
-            return Unsupported(
+            return (
                 "depth max pooling: MaxPoolGrad refuses any depth window or stride (the forward runs only for a "
                 "window equal to the stride dividing C, in 1-/2-D)"
             )
         if case.nd == 3 and self._eigen(dtype):
-            return Unsupported("the Eigen AvgPool3D kernel refuses pooling on the depth dimension")
+            return "the Eigen AvgPool3D kernel refuses pooling on the depth dimension"
         if k > 1 and s != k:
-            return Unsupported("depth average pooling refuses a depth stride other than the depth window")
+            return "depth average pooling refuses a depth stride other than the depth window"
         if k > 1 and (self._eigen(dtype) or case.nd == 1):
-            return Unsupported("depth average pooling refused (Eigen: non-spatial pooling; 1-D: squeeze fails)")
-        return SUPPORTED  # runs, with wrong results: recorded divergences (module docstring)
+            return "depth average pooling refused (Eigen: non-spatial pooling; 1-D: squeeze fails)"
+        return None  # runs, with wrong results: recorded divergences (module docstring)
 
     def semantics(self, case: Case, api: str) -> Semantics:
         if isinstance(case, PoolCase) and case.kind == "max":
@@ -228,118 +357,64 @@ class TensorFlowAdapter(Adapter):
             return Semantics(ties="split", nan="propagate")  # tf.reduce_max
         return Semantics()
 
-    # ---------------------------------------------------------------------- run
-    def run(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> dict[str, np.ndarray]:
-        verdict = self.support(case, api, str(inputs["x"].dtype))
-        if isinstance(verdict, Unsupported):
-            raise UnsupportedCase(f"{self.name} ({api}): {verdict} for {case!r}")
-        return self._differentiate(case, inputs, api)
-
-    def attempt(self, case: Case, inputs: dict[str, np.ndarray], api: str) -> object:
-        """The forward and backward ``run`` would make (the backward even when ``y`` is misshapen)."""
-        return self._differentiate(case, inputs, api, probe=True)
-
-    def _differentiate(
-        self, case: Case, inputs: dict[str, np.ndarray], api: str, probe: bool = False
-    ) -> dict[str, np.ndarray]:
-        t = {"x": tf.constant(_last(inputs["x"]))}
-        if isinstance(case, ConvCase):
-            t["w"] = tf.constant(self._kernel_to_tf(case, inputs["w"], api))
+    # -------------------------------------------------------------------- run
+    def run(self, plan: Plan, inputs: Arrays) -> Arrays:
+        if not isinstance(plan, TensorFlowPlan):
+            raise TypeError(f"{self.name}: run() takes a TensorFlowPlan from support(), got {plan.describe()}")
+        t = {"x": tf.constant(tr.channels_last(inputs["x"]))}
+        if plan.kernel_layout:
+            t["w"] = tf.constant(self._kernel_to_tf(plan, inputs["w"]))
             if "b" in inputs:
                 t["b"] = tf.constant(inputs["b"])
-        dy = _last(inputs["dy"])
+        dy = tr.channels_last(inputs["dy"])
         with tf.GradientTape() as tape:
             tape.watch(list(t.values()))
-            y = self._forward(case, t, api)
-        out = {"y": _first(y.numpy())}
-        if tuple(y.shape) != dy.shape and not probe:
+            y = self._forward(plan, t)
+        out = {"y": tr.channels_first(y.numpy())}
+        if tuple(y.shape) != dy.shape and not plan.probe:
             return out  # a wrongly shaped y (recorded divergences): no gradient against dy exists
-        cotangent = None if probe else tf.constant(dy)  # a probe only asks whether the backward runs
+        cotangent = None if plan.probe else tf.constant(dy)  # a probe only asks whether the backward runs
         grads = tape.gradient(y, list(t.values()), output_gradients=cotangent)
         for name, grad in zip(t, grads):
             if grad is None:
                 continue  # reported as missing
             g = grad.numpy()
-            out[f"d{name}"] = _first(g) if name == "x" else self._kernel_from_tf(case, g, api) if name == "w" else g
+            if name == "x":
+                out["dx"] = tr.channels_first(g)
+            elif name == "w":
+                out["dw"] = self._kernel_from_tf(plan, g)
+            else:
+                out[f"d{name}"] = g
         return out
 
-    def _forward(self, case: Case, t: dict[str, tf.Tensor], api: str) -> tf.Tensor:
-        if isinstance(case, ConvCase):
-            y = self._conv(case, t["x"], t["w"], api)
-            return tf.nn.bias_add(y, t["b"]) if "b" in t else y
-        if isinstance(case, PoolCase):
-            return self._pool(case, t["x"], api)
-        if isinstance(case, DepthPoolCase):
-            return self._depth_pool(case, t["x"], api)
-        assert isinstance(case, GlobalPoolCase)
-        reduce = tf.reduce_max if case.mode == "max" else tf.reduce_mean
-        return reduce(t["x"], axis=list(range(1, case.nd + 1)), keepdims=case.keepdims)
-
-    # ------------------------------------------------------------- convolution
     @staticmethod
-    def _uses_depthwise_op(case: ConvCase, api: str) -> bool:
-        return api == "nn" and case.nd == 2 and case.depthwise
-
-    def _kernel_to_tf(self, case: ConvCase, w: np.ndarray, api: str) -> np.ndarray:
-        """``(O, C/g, *k)`` -> ``(*k, C/g, O)``; for ``depthwise_conv2d`` ``(C*m, 1, kh, kw)`` -> ``(kh, kw, C, m)``."""
-        if self._uses_depthwise_op(case, api):
-            c = case.x_shape[1]
-            return np.ascontiguousarray(w.reshape(c, -1, *w.shape[2:]).transpose(2, 3, 0, 1))
-        return np.ascontiguousarray(np.transpose(w, (*range(2, case.nd + 2), 1, 0)))
-
-    def _kernel_from_tf(self, case: ConvCase, k: np.ndarray, api: str) -> np.ndarray:
-        if self._uses_depthwise_op(case, api):
-            return np.ascontiguousarray(k.transpose(2, 3, 0, 1).reshape(case.w_shape))
-        return np.ascontiguousarray(np.transpose(k, (case.nd + 1, case.nd, *range(case.nd))))
-
-    def _conv(self, case: ConvCase, x: tf.Tensor, k: tf.Tensor, api: str) -> tf.Tensor:
-        stride, dilation = list(case.stride), list(case.dilation)
-        padding: object = _named(case.padding, case.pads)
-        if api == "nn" and case.nd == 2:
-            padding = padding or _listed(case.pads)
-            if case.depthwise:
-                return tf.nn.depthwise_conv2d(x, k, [1, *stride, 1], padding, dilations=dilation)
-            return tf.nn.conv2d(x, k, stride, padding, dilations=dilation)
-        if padding is None:
-            x, padding = tf.pad(x, _listed(case.pads)), "VALID"
-        if api == "generic" or case.nd > 3:
-            # data_format spelled out: with the default None the 3-D gradient fails in eager mode
-            return tf.nn.convolution(x, k, stride, padding, _FORMATS.get(case.nd), dilation)
-        if case.nd == 1:
-            return tf.nn.conv1d(x, k, stride, padding, dilations=dilation)
-        return tf.nn.conv3d(x, k, [1, *stride, 1], padding, dilations=[1, *dilation, 1])
-
-    # ----------------------------------------------------------------- pooling
-    def _pool(self, case: PoolCase, x: tf.Tensor, api: str) -> tf.Tensor:
-        generic = api == "generic" or case.nd > 3
-        pads = case.pads
-        padding: object = _named(case.padding, pads)
-        if case.kind == "avg" and any(lo or hi for lo, hi in pads):
-            if case.count_include_pad:  # TF's SAME would leave the padding out of the divisor
-                x, padding = tf.pad(x, _listed(pads)), "VALID"
+    def _forward(plan: TensorFlowPlan, t: dict[str, Any]) -> Any:
+        x = t["x"]
+        if plan.prepad is not None:
+            x = tf.pad(x, tr.pad_list(plan.prepad), constant_values=plan.pad_value)
+        if plan.channel_windows:
+            case = plan.case
+            assert isinstance(case, DepthPoolCase)
+            k = case.pool_size
+            if plan.channel_windows == "reshape":
+                x = tf.reshape(x, [*x.shape[:-1], x.shape[-1] // k, k])
             else:
-                padding = "SAME"  # support() admits only SAME's own pads here
-        elif padding == "SAME" and generic and any(d > 1 for d in case.dilation):
-            padding = None  # tf.nn.pool refuses SAME with dilation: pad instead
-        if padding is None:
-            if not generic and case.nd < 3:
-                padding = _listed(pads)
-            else:
-                x, padding = tf.pad(x, _listed(pads), constant_values=-np.inf), "VALID"
-        kernel, stride = list(case.kernel), list(case.resolved_stride)
-        if generic:
-            fmt = _FORMATS.get(case.nd)
-            return tf.nn.pool(x, kernel, case.kind.upper(), stride, padding, fmt, list(case.dilation))
-        return getattr(tf.nn, f"{case.kind}_pool{case.nd}d")(x, kernel, stride, padding)
+                x = tf.signal.frame(x, k, case.resolved_stride, axis=-1)
+        keywords = dict(plan.arguments)
+        if plan.padding is not None:
+            keywords["padding"] = plan.padding
+        y = plan.fn(x, t["w"], **keywords) if "w" in t else plan.fn(x, **keywords)
+        return tf.nn.bias_add(y, t["b"]) if "b" in t else y
 
-    def _depth_pool(self, case: DepthPoolCase, x: tf.Tensor, api: str) -> tf.Tensor:
-        k = case.pool_size
-        s = k if case.stride is None else case.stride
-        if api == "nn":
-            pool = tf.nn.max_pool if case.mode == "max" else tf.nn.avg_pool
-            return pool(x, [1] * (case.nd + 1) + [k], [1] * (case.nd + 1) + [s], "VALID", _FORMATS.get(case.nd))
-        if s == k:
-            groups = tf.reshape(x, [*x.shape[:-1], x.shape[-1] // k, k])
-        else:
-            groups = tf.signal.frame(x, k, s, axis=-1)
-        return (tf.reduce_max if case.mode == "max" else tf.reduce_mean)(groups, axis=-1)
+    @staticmethod
+    def _kernel_to_tf(plan: TensorFlowPlan, w: np.ndarray) -> np.ndarray:
+        """``(O, C/g, *k)`` -> ``(*k, C/g, O)``; for ``"depthwise"`` ``(C*m, 1, kh, kw)`` -> ``(kh, kw, C, m)``."""
+        if plan.kernel_layout == "depthwise":
+            return tr.depthwise_kernel(w, plan.case.x_shape[1])
+        return tr.kernel_spatial_first(w)
+
+    @staticmethod
+    def _kernel_from_tf(plan: TensorFlowPlan, k: np.ndarray) -> np.ndarray:
+        if plan.kernel_layout == "depthwise":
+            return tr.depthwise_kernel_back(k)
+        return tr.kernel_channels_first(k)
