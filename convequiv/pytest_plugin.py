@@ -115,7 +115,9 @@ def _register_profiles(settings: Settings) -> None:
     from hypothesis import settings as hypothesis_settings
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    database = None if settings.database is None else DirectoryBasedExampleDatabase(str(settings.database))
+    database: DirectoryBasedExampleDatabase | None = None
+    if settings.database is not None:
+        database = DirectoryBasedExampleDatabase(str(settings.database))
     shared: dict[str, Any] = {
         "deadline": None,
         "print_blob": True,
@@ -126,9 +128,11 @@ def _register_profiles(settings: Settings) -> None:
         ],
     }
     for name, values in PROFILES.items():
-        extra = {} if values.get("derandomize") or database is None else {"database": database}
+        extra: dict[str, object] = {}
         if values.get("derandomize"):
             extra["database"] = None  # the same examples on every run: nothing to store or replay
+        elif database is not None:
+            extra["database"] = database
         hypothesis_settings.register_profile(name, **values, **shared, **extra)  # type: ignore[arg-type]
     hypothesis_settings.load_profile(settings.profile)
 
@@ -343,7 +347,7 @@ class Reporter:
 
         for key, value in report.user_properties:
             if key == _PROPERTY_KEY:
-                self.results.merge(Results.from_json(json.loads(value), "worker"))
+                self.results.merge(Results.from_json(json.loads(str(value)), "worker"))
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
             self.results.tests[report.outcome] += 1
             self._progress(f"{report.outcome} {report.nodeid}")

@@ -133,7 +133,7 @@ def resolve(options: Mapping[str, object | None] | None = None, env: Mapping[str
     return Settings(
         adapters=adapters if isinstance(adapters, tuple) else parse_adapters(adapters),  # type: ignore[arg-type]
         profile=profile,
-        compiled_examples=compiled,  # type: ignore[arg-type]
+        compiled_examples=compiled,
         strict=strict not in (None, False, "", "0"),
         results=None if results is None else Path(str(results)),
         database=None if database is None else Path(str(database)),

@@ -417,17 +417,18 @@ class DepthPoolCase(Case):
         return np.rint(sums).astype(np.int64)
 
     def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        kw = {"mode": self.mode, "stride": self.stride}
-        y = depth_pool(inputs.x, self.pool_size, **kw)
-        dx = depth_pool_backward(inputs.x, inputs.dy, self.pool_size, ties=ties, **kw)  # type: ignore[arg-type]
+        y = depth_pool(inputs.x, self.pool_size, mode=self.mode, stride=self.stride)
+        dx = depth_pool_backward(inputs.x, inputs.dy, self.pool_size, mode=self.mode, stride=self.stride, ties=ties)
         return {"y": y, "dx": dx}
 
     def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        kw = {"mode": self.mode, "stride": self.stride}
-        routed = depth_pool_backward(inputs.x, np.abs(inputs.dy), self.pool_size, ties=ties, **kw)  # type: ignore[arg-type]
-        magnitude = (
-            np.zeros(self.out_shape) if self.mode == "max" else depth_pool(np.abs(inputs.x), self.pool_size, **kw)  # type: ignore[arg-type]
+        routed = depth_pool_backward(
+            inputs.x, np.abs(inputs.dy), self.pool_size, mode=self.mode, stride=self.stride, ties=ties
         )
+        if self.mode == "max":
+            magnitude = np.zeros(self.out_shape)
+        else:
+            magnitude = depth_pool(np.abs(inputs.x), self.pool_size, mode=self.mode, stride=self.stride)
         terms = self.pool_size + 1
         return {"y": tol.sum_bound(magnitude, terms, dtype), "dx": tol.sum_bound(routed, terms, dtype)}
 

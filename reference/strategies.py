@@ -14,17 +14,17 @@ Named edge cases (ONNX style, the reason in the name) live in :data:`EDGE_CASES`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hypothesis import strategies as st
 
-from .cases import ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
-from .geometry import PADDING_STRINGS
+from .cases import ConvCase, DepthPoolCase, Example, GlobalPoolCase, Padding, PoolCase
+from .geometry import PADDING_STRINGS, Pads
 
 PADDING_FORMS = ("int", "per_dim", "pairs", *PADDING_STRINGS)
 
 
-def _fresh(draw, low: int, high: int, used: set[int]) -> int:
+def _fresh(draw: st.DrawFn, low: int, high: int, used: set[int]) -> int:
     """An int in ``[low, high]`` not in ``used`` (any value when the range is exhausted)."""
     options = [v for v in range(low, high + 1) if v not in used]
     value = draw(st.sampled_from(options or list(range(low, high + 1))))
@@ -32,14 +32,14 @@ def _fresh(draw, low: int, high: int, used: set[int]) -> int:
     return value
 
 
-def _per_dim(draw, nd: int, low: int, high: int, *, uniform_bias: bool = True) -> tuple[int, ...]:
+def _per_dim(draw: st.DrawFn, nd: int, low: int, high: int, *, uniform_bias: bool = True) -> tuple[int, ...]:
     """Per-dimension ints; half of the time all equal (the common square case)."""
     if uniform_bias and draw(st.booleans()):
         return (draw(st.integers(low, high)),) * nd
     return tuple(draw(st.integers(low, high)) for _ in range(nd))
 
 
-def _padding(draw, nd: int, span: tuple[int, ...], forms: Sequence[str]):
+def _padding(draw: st.DrawFn, nd: int, span: tuple[int, ...], forms: Sequence[str]) -> tuple[Padding, Pads | None]:
     """A padding in one of ``forms`` and its explicit pairs (``None`` for the string forms).
 
     Explicit padding stays below the effective kernel so no window lies entirely in padding.
@@ -58,7 +58,15 @@ def _padding(draw, nd: int, span: tuple[int, ...], forms: Sequence[str]):
     return pairs, pairs
 
 
-def _sizes(draw, span, pads, stride, used: set[int], *, max_extra: int = 7) -> tuple[int, ...]:
+def _sizes(
+    draw: st.DrawFn,
+    span: tuple[int, ...],
+    pads: Pads | None,
+    stride: tuple[int, ...],
+    used: set[int],
+    *,
+    max_extra: int = 7,
+) -> tuple[int, ...]:
     """Spatial sizes that give every dimension at least one output position."""
     sizes = []
     for dim, k_eff in enumerate(span):
@@ -70,7 +78,7 @@ def _sizes(draw, span, pads, stride, used: set[int], *, max_extra: int = 7) -> t
 
 @st.composite
 def conv_cases(
-    draw,
+    draw: st.DrawFn,
     ndims: Sequence[int] = (1, 2, 3),
     *,
     paddings: Sequence[str] = PADDING_FORMS,
@@ -106,7 +114,7 @@ def conv_cases(
 
 @st.composite
 def pool_cases(
-    draw,
+    draw: st.DrawFn,
     kind: str = "max",
     ndims: Sequence[int] = (1, 2, 3),
     *,
@@ -155,7 +163,7 @@ def pool_cases(
 
 @st.composite
 def depth_pool_cases(
-    draw, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg"), strided: bool = True
+    draw: st.DrawFn, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg"), strided: bool = True
 ) -> DepthPoolCase:
     """Channel pooling in contiguous groups; sometimes with a stride other than the pool size."""
     nd = draw(st.sampled_from(list(ndims)))
@@ -171,7 +179,7 @@ def depth_pool_cases(
 
 @st.composite
 def global_pool_cases(
-    draw, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg")
+    draw: st.DrawFn, ndims: Sequence[int] = (1, 2, 3), *, modes: Sequence[str] = ("max", "avg")
 ) -> GlobalPoolCase:
     """Global max / average pooling with and without ``keepdims``."""
     nd = draw(st.sampled_from(list(ndims)))
@@ -302,11 +310,14 @@ def edge_cases(op: str) -> list[Example]:
     return [e for e in EDGE_CASES.values() if e.case.op == op]
 
 
-def pin_edge_cases(op: str, argname: str = "ex"):
-    """Decorator: add every named edge case of ``op`` as an explicit ``@example`` (``argname=``)."""
+def pin_edge_cases(op: str, argname: str = "ex") -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorator: add every named edge case of ``op`` as an explicit ``@example`` (``argname=``).
+
+    The reference's own proof uses it; the equivalence suite runs named edge cases as test items of
+    their own, so that a failing one never stops the drawn examples."""
     from hypothesis import example
 
-    def decorate(test):
+    def decorate(test: Callable[..., None]) -> Callable[..., None]:
         for pinned in reversed(edge_cases(op)):
             test = example(**{argname: pinned})(test)
         return test

@@ -189,6 +189,7 @@ class Campaign:
             current["op"],
             ("process crash",),
             name,
+            example.values == "special",
             essential(example.features()),
         )
         finding = Finding(

@@ -52,7 +52,7 @@ class Signature:
     def narrowed(self, features: set[str] | frozenset[str]) -> Signature:
         """The same signature with only the features it shares with another failure's."""
         common = tuple(f for f in self.features if f in set(essential(features)))
-        return Signature(*self.key[:4], self.outputs, self.route, self.nonfinite, common)
+        return Signature(self.adapter, self.api, self.dtype, self.op, self.outputs, self.route, self.nonfinite, common)
 
     @property
     def id(self) -> str:

@@ -26,6 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from convequiv.adapters.base import Unsupported
+
 from .signature import Signature, essential, failing_outputs
 
 
@@ -141,6 +143,7 @@ class Worker:
             outcome = failure.outcome
             sig = signature_of(outcome, op)
             plan = self.impl.support(outcome.example.case, outcome.api, outcome.dtype)
+            assert not isinstance(plan, Unsupported), "a failed check always has a plan"
             title = f"{outcome.adapter} ({outcome.api}, {outcome.dtype}) {op}: {', '.join(sig.outputs)} differ"
             source, standalone = write_script(self.impl, self.spec, plan, outcome.example, title=title)
             self.known[sig.id] = sig
