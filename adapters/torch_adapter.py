@@ -21,9 +21,11 @@ taps are all ``-inf`` (or NaN-free and ``-inf``) and its first tap is padding, P
 rule sends the gradient to the padding cell (recorded divergence ``torch-maxpool-prepad-neginf-tie``,
 an artefact of the emulation, not of native PyTorch).
 
-Refusals: ``avg_pool3d`` rejects an (unpadded) input smaller than the kernel, although the padded
-input holds every window (``avg_pool1d``/``2d`` accept the same geometry). Max pooling with a window
-that reads only padding is not run at all (evidence ``unsafe``, :meth:`TorchAdapter.probe_hazard`).
+Refusals: average pooling has no dilation (``lacks``: ``nn.AvgPool*d`` has no such argument, and
+``F.avg_pool*d`` take the same ones). ``avg_pool3d`` rejects an (unpadded) input smaller than the
+kernel, although the padded input holds every window (``avg_pool1d``/``2d`` accept the same
+geometry). Max pooling with a window that reads only padding is not run at all (evidence
+``unsafe``, :meth:`TorchAdapter.probe_hazard`).
 
 Contested semantics (PyTorch CPU kernels): max pooling and adaptive max pooling send the gradient
 to the first maximum (``val > maxval`` in row-major order); ``amax`` splits it evenly among tied
@@ -109,6 +111,14 @@ class TorchAdapter(Adapter):
         return TorchPlan(case, api, dtype, "pre-pad", call, (0,) * case.nd, prepad=case.pads)
 
     def _pool_plan(self, case: PoolCase, api: str, dtype: str) -> TorchPlan | Unsupported:
+        if case.kind == "avg" and any(d > 1 for d in case.dilation):
+            # F.avg_pool*d are builtins without a signature; the modules state the same arguments.
+            return Unsupported(
+                f"PyTorch's average pooling (F.avg_pool{case.nd}d, nn.AvgPool{case.nd}d) has no dilation",
+                "lacks",
+                f"torch.nn.AvgPool{case.nd}d",
+                "dilation",
+            )
         pads = case.pads
         call = f"torch.nn.functional.{case.kind}_pool{case.nd}d" if api == "functional" else _module_name(case)
         native = tr.symmetric(pads) and tr.torch_pool_takes(pads, case.kernel)

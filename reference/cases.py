@@ -245,6 +245,7 @@ class PoolCase(Case):
     """``reference.max_pool`` (``kind="max"``) or ``reference.avg_pool`` (``kind="avg"``).
 
     ``stride=None`` means the op's default (the kernel), so layer defaults are exercised.
+    ``dilation`` applies to both kinds (ONNX AveragePool-19 dilates average pooling too).
     """
 
     kind: str
@@ -324,10 +325,13 @@ class PoolCase(Case):
 
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``reference.max_pool`` / ``avg_pool`` besides ``kernel``."""
-        kw: dict[str, Any] = {"stride": self.stride, "padding": self.padding, "ceil_mode": self.ceil_mode}
-        if self.kind == "max":
-            kw["dilation"] = self.dilation
-        else:
+        kw: dict[str, Any] = {
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "ceil_mode": self.ceil_mode,
+        }
+        if self.kind == "avg":
             kw["count_include_pad"] = self.count_include_pad
         return kw
 
@@ -374,7 +378,7 @@ class PoolCase(Case):
             feats.add("ceil_mode")
             if self.ceil_changes_windows:
                 feats.add("ceil_mode adds a window")
-        if self.kind == "max" and any(d > 1 for d in self.dilation):
+        if any(d > 1 for d in self.dilation):
             feats.add("dilation > 1")
         if self.kind == "avg" and any(lo or hi for lo, hi in self.pads):
             feats.add(f"count_include_pad={self.count_include_pad}")

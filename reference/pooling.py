@@ -16,6 +16,9 @@ ceil-mode overhang, and NaN otherwise.
 A window lying entirely in padding is allowed for max pooling (its value is ``-inf``, the padding
 value); for average pooling it is an error when its divisor would be zero.
 
+Both poolings take ``dilation`` (``d``): tap ``k`` of window ``i`` reads ``xpad[i * s + k * d]``, as
+in a dilated convolution (PyTorch's max pooling, ONNX MaxPool and AveragePool-19, ``lax.reduce_window``).
+
 The max-pool gradient routes ``dy[n, c, i]`` to the window's maximal *input* taps (padding never
 receives gradient). A tap is maximal when it equals the output, or, with ``nan="propagate"`` and a
 NaN output, when it is NaN. ``ties="first"``: the first maximal tap in row-major window order
@@ -25,7 +28,8 @@ Gradients of overlapping windows accumulate. A window without a maximal input ta
 Average pooling divides the window sum of the zero-padded input by a per-window divisor:
 ``count_include_pad=True`` counts the taps inside the padded extent ``[-lo, n + hi)`` (never the
 ceil-mode overhang beyond it, as in PyTorch); ``False`` counts only taps on real input cells (the
-TensorFlow / Keras ``"same"`` behaviour). A window with a zero divisor is an error. The gradient
+TensorFlow / Keras ``"same"`` behaviour). With dilation the divisor counts the window's *taps*
+(the cells it reads), never the cells it steps over. A window with a zero divisor is an error. The gradient
 is ``dx[tap] += dy / divisor`` for every input tap of every window.
 
 Inputs are converted to float64; results are float64.
@@ -165,13 +169,14 @@ def avg_pool(
     *,
     stride: int | tuple[int, ...] | None = None,
     padding: object = 0,
+    dilation: int | tuple[int, ...] = 1,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> np.ndarray:
     """Average pooling: window sum over a divisor set by ``count_include_pad`` (module docstring)."""
     op = "avg_pool"
     flag(op, "count_include_pad", count_include_pad)
-    xa, geom = _geometry(op, x, kernel, stride, padding, 1, ceil_mode)
+    xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
     divisor = _avg_divisor(op, geom, count_include_pad)
     view = window_view(pad(xa, geom, 0.0), geom)
     total = np.zeros(xa.shape[:2] + geom.out, dtype=np.float64)
@@ -188,13 +193,14 @@ def avg_pool_backward(
     *,
     stride: int | tuple[int, ...] | None = None,
     padding: object = 0,
+    dilation: int | tuple[int, ...] = 1,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> np.ndarray:
     """Gradient of ``sum(dy * avg_pool(x, ...))`` with respect to ``x`` (module docstring)."""
     op = "avg_pool_backward"
     flag(op, "count_include_pad", count_include_pad)
-    xa, geom = _geometry(op, x, kernel, stride, padding, 1, ceil_mode)
+    xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
     share = cotangent(op, dy, xa.shape[:2] + geom.out) / _avg_divisor(op, geom, count_include_pad)
     padded_shape = xa.shape[:2] + tuple(
         n + lo + hi + oh for n, (lo, hi), oh in zip(geom.sizes, geom.padding, geom.overhang)

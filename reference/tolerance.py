@@ -113,14 +113,18 @@ def conv_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, dilation=1, gro
 
 
 def avg_pool_bound(x, kernel, *, dtype, **kwargs) -> np.ndarray:
-    """Window sum of ``prod(kernel)`` terms, then one division (or reciprocal multiply)."""
+    """Window sum of ``prod(kernel)`` terms, then one division (or reciprocal multiply).
+
+    ``kwargs`` are :func:`avg_pool`'s (``stride``, ``padding``, ``dilation``, ``ceil_mode``,
+    ``count_include_pad``); dilation spreads the taps apart but leaves ``prod(kernel)`` of them."""
     magnitude = avg_pool(np.abs(np.asarray(x, dtype=np.float64)), kernel, **kwargs)
     taps = _taps(kernel, np.ndim(x) - 2)
     return sum_bound(magnitude, taps + 1, dtype)
 
 
 def avg_pool_backward_bound(x, dy, kernel, *, dtype, **kwargs) -> np.ndarray:
-    """Each input cell accumulates ``dy / divisor`` from at most ``prod(kernel)`` windows."""
+    """Each input cell accumulates ``dy / divisor`` from at most ``prod(kernel)`` windows (with or
+    without ``dilation``: one cell is at most one tap of each window)."""
     magnitude = avg_pool_backward(x, np.abs(np.asarray(dy, dtype=np.float64)), kernel, **kwargs)
     taps = _taps(kernel, np.ndim(x) - 2)
     return sum_bound(magnitude, taps + 1, dtype)

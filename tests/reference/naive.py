@@ -280,14 +280,15 @@ def max_pool_backward(
     return dx
 
 
-def _avg_divisors(x, kernel, stride, pads, outs, count_include_pad):
-    """Per output position: the number of taps that count (padded extent or input only)."""
+def _avg_divisors(x, kernel, stride, dilation, pads, outs, count_include_pad):
+    """Per output position: the number of taps that count (padded extent or input only); with
+    dilation, the taps the window reads, never the cells between them."""
     divisors = {}
     sizes = x.shape[2:]
     for i in grid(outs):
         count = 0
         for k in grid(kernel):
-            p = tap_position(i, k, stride, (1,) * len(kernel), pads)
+            p = tap_position(i, k, stride, dilation, pads)
             inside = in_padded_extent(p, sizes, pads) if count_include_pad else on_input(p, sizes)
             count += inside
         if count == 0:
@@ -297,11 +298,11 @@ def _avg_divisors(x, kernel, stride, pads, outs, count_include_pad):
 
 
 @quiet
-def avg_pool(x, kernel, *, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool(x, kernel, *, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True):
     """Sum of the window's input taps over the divisor of ``count_include_pad``."""
     x = np.asarray(x, np.float64)
-    kernel, stride, dilation, pads, outs = _pool_geometry(x, kernel, stride, padding, 1, ceil_mode)
-    divisors = _avg_divisors(x, kernel, stride, pads, outs, count_include_pad)
+    kernel, stride, dilation, pads, outs = _pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
+    divisors = _avg_divisors(x, kernel, stride, dilation, pads, outs, count_include_pad)
     y = np.empty(x.shape[:2] + outs)
     for i, taps in _windows(x, kernel, stride, dilation, pads, outs):
         for n in range(x.shape[0]):
@@ -315,12 +316,12 @@ def avg_pool(x, kernel, *, stride=None, padding=0, ceil_mode=False, count_includ
 
 
 @quiet
-def avg_pool_backward(x, dy, kernel, *, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool_backward(x, dy, kernel, *, stride=None, padding=0, dilation=1, ceil_mode=False, count_include_pad=True):
     """Every input tap of a window receives ``dy / divisor``."""
     x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
-    kernel, stride, dilation, pads, outs = _pool_geometry(x, kernel, stride, padding, 1, ceil_mode)
+    kernel, stride, dilation, pads, outs = _pool_geometry(x, kernel, stride, padding, dilation, ceil_mode)
     assert dy.shape == x.shape[:2] + outs
-    divisors = _avg_divisors(x, kernel, stride, pads, outs, count_include_pad)
+    divisors = _avg_divisors(x, kernel, stride, dilation, pads, outs, count_include_pad)
     dx = np.zeros(x.shape)
     for i, taps in _windows(x, kernel, stride, dilation, pads, outs):
         for n in range(x.shape[0]):

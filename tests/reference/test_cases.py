@@ -26,7 +26,9 @@ from convequiv.reference.strategies import (
 from . import naive
 
 ALL_VALUES = ("normal", "ties", "negative", "special")
-ANY_CASE = st.one_of(conv_cases(), pool_cases("max"), pool_cases("avg"), depth_pool_cases(), global_pool_cases())
+ANY_CASE = st.one_of(
+    conv_cases(), pool_cases("max"), pool_cases("avg", avg_dilation=True), depth_pool_cases(), global_pool_cases()
+)
 NAMESPACE = {cls.__name__: cls for cls in (*cases.ALL_CASES, Example)}
 
 
@@ -106,6 +108,10 @@ FEATURES = [
         PoolCase("avg", (2, 3, 4, 4, 4), 2),
         {"avg_pool: 3-D", "avg_pool: no padding", "avg_pool: default stride (= kernel)"},
     ),
+    (
+        PoolCase("avg", (2, 3, 9), 3, stride=3, dilation=2),
+        {"avg_pool: 1-D", "avg_pool: no padding", "avg_pool: dilation > 1"},
+    ),
     (DepthPoolCase((2, 6, 4), 3), {"depth_pool: max"}),
     (DepthPoolCase((2, 7, 4), 3, mode="avg", stride=2), {"depth_pool: avg", "depth_pool: avg, stride != pool_size"}),
     (DepthPoolCase((2, 6, 4), 3, stride=3), {"depth_pool: max"}),
@@ -152,6 +158,7 @@ def test_features_are_consistent_with_the_case(case):
         assert ("overlapping windows" in names) == any(s < k for s, k in zip(stride, case.kernel))
         assert ("default stride (= kernel)" in names) == (case.stride is None)
         assert ("ceil_mode" in names) == case.ceil_mode
+        assert ("dilation > 1" in names) == any(d > 1 for d in case.dilation)
         floor, ceil = _floor_and_ceil_counts(case)
         assert ("ceil_mode adds a window" in names) == (case.ceil_mode and ceil != floor)
 

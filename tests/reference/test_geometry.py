@@ -149,7 +149,9 @@ def test_output_size_is_the_shape_ops_return(form, data):
     and with and without ceil_mode, output_size per spatial dimension is exactly the shape conv,
     max_pool and avg_pool return (and their backward passes return the input's shape)."""
     cases = st.one_of(
-        conv_cases(paddings=(form,)), pool_cases("max", paddings=(form,)), pool_cases("avg", paddings=(form,))
+        conv_cases(paddings=(form,)),
+        pool_cases("max", paddings=(form,)),
+        pool_cases("avg", paddings=(form,), avg_dilation=True),
     )
     ex = data.draw(examples(cases), label="example")
     case = ex.case

@@ -177,10 +177,10 @@ def test_max_pool_backward_finite_differences(ex, special):
 
 
 @pin_edge_cases("avg_pool")
-@given(ex=examples(pool_cases("avg")))
+@given(ex=examples(pool_cases("avg", avg_dilation=True)))
 def test_avg_pool_backward_adjoint(ex):
-    """<avg_pool(x), dy> == <x, avg_pool_backward(dy)> for both count_include_pad values, ceil_mode
-    and every padding form."""
+    """<avg_pool(x), dy> == <x, avg_pool_backward(dy)> for both count_include_pad values, ceil_mode,
+    dilation and every padding form."""
     case, inputs = ex.case, ex.inputs()
     kw = case.kwargs()
     y = reference.avg_pool(inputs.x, case.kernel, **kw)
@@ -191,7 +191,7 @@ def test_avg_pool_backward_adjoint(ex):
     assert_inner_equal(inner(y, inputs.dy), inner(inputs.x, dx), scale, terms, what="<y, dy> vs <x, dx>", case=ex)
 
 
-@given(ex=examples(pool_cases("avg")))
+@given(ex=examples(pool_cases("avg", avg_dilation=True)))
 def test_avg_pool_backward_finite_differences(ex):
     """Central differences of L = <dy, avg_pool(x)> equal <avg_pool_backward(dy), v>."""
     case, inputs = ex.case, ex.inputs()

@@ -1,5 +1,5 @@
 """Max and average pooling: the reference against the naive loop oracle (1-D, 2-D, 3-D, every
-padding form, ceil_mode with the dropped-last-window rule, dilation, both count_include_pad values,
+padding form, ceil_mode with the dropped-last-window rule, dilation of both kinds, both count_include_pad values,
 tie-heavy and NaN / inf inputs under every tie and NaN policy, paddings far beyond the kernel),
 and against numbers computed by hand."""
 
@@ -47,6 +47,17 @@ EXTRA_AVG = [
     ),
     Example(PoolCase("avg", (3, 2, 8), 4, stride=3, padding="same", count_include_pad=True), 212, "special"),
     Example(PoolCase("avg", (2, 3, 5), 2, stride=2, padding=1, ceil_mode=True, count_include_pad=True), 213),
+    Example(
+        PoolCase("avg", (2, 2, 9, 4, 5), (3, 2, 2), stride=(2, 1, 3), padding="same_lower", dilation=(2, 1, 2)),
+        214,
+        "special",
+    ),
+    Example(
+        PoolCase("avg", (3, 2, 10), 3, stride=2, padding=2, dilation=2, ceil_mode=True, count_include_pad=False), 215
+    ),
+    Example(
+        PoolCase("avg", (2, 1, 7, 6), 2, stride=3, padding=((2, 0), (1, 2)), dilation=3, ceil_mode=True), 216, "special"
+    ),
 ]
 
 
@@ -96,18 +107,20 @@ def test_max_pool_matches_naive(ex):
 
 
 @pin_edge_cases("avg_pool")
-@given(ex=examples(pool_cases("avg"), values=("normal", "special")))
+@given(ex=examples(pool_cases("avg", avg_dilation=True), values=("normal", "special")))
 def test_avg_pool_matches_naive(ex):
     """avg_pool and avg_pool_backward equal the naive loops within the float64 bound, with both
-    count_include_pad values, ceil_mode (overhang never counted), every padding form, 1-D to 3-D,
-    finite and NaN / inf inputs."""
+    count_include_pad values, ceil_mode (overhang never counted), dilation, every padding form,
+    1-D to 3-D, finite and NaN / inf inputs."""
     check_avg_pool(ex)
 
 
 @pytest.mark.parametrize("ex", EXTRA_MAX + EXTRA_AVG, ids=lambda e: f"{e.case.kind}-{e.case.nd}d-seed{e.seed}")
 def test_pooling_matches_naive_pinned(ex):
     """Pinned 1-D and 3-D cases: the dropped last window in 1-D, same_lower with dilation in 3-D,
-    asymmetric pairs with ceil_mode, an even average kernel under "same" with stride 3."""
+    asymmetric pairs with ceil_mode, an even average kernel under "same" with stride 3; dilated
+    average pooling with same_lower in 3-D, with ceil_mode and count_include_pad=False in 1-D, and
+    with asymmetric padding wider than a dilation step."""
     (check_max_pool if ex.case.kind == "max" else check_avg_pool)(ex)
 
 
@@ -120,15 +133,15 @@ def wide_geometry(draw):
     kind = draw(st.sampled_from(["max", "avg"]))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
     stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
-    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd)) if kind == "max" else (1,) * nd
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
     padding = tuple((draw(st.integers(0, 4)), draw(st.integers(0, 4))) for _ in range(nd))
     sizes = tuple(draw(st.integers(1, 5)) for _ in range(nd))
-    extra = {"dilation": dilation} if kind == "max" else {"count_include_pad": draw(st.booleans())}
+    extra = {} if kind == "max" else {"count_include_pad": draw(st.booleans())}
     return (
         kind,
         (2, 2, *sizes),
         kernel,
-        {"stride": stride, "padding": padding, "ceil_mode": draw(st.booleans()), **extra},
+        {"stride": stride, "padding": padding, "dilation": dilation, "ceil_mode": draw(st.booleans()), **extra},
     )
 
 
@@ -254,6 +267,23 @@ def test_avg_pool_divisors_by_hand():
     )
     dx = reference.avg_pool_backward(x, np.array([[[1.0, 2.0, 4.0, 8.0]]]), 2, stride=1, padding=1)
     np.testing.assert_array_equal(dx[0, 0], [0.5 + 1.0, 1.0 + 2.0, 2.0 + 4.0])
+
+
+def test_avg_pool_dilation_by_hand():
+    """x = [5, 3, 7, 6, 1, 9, 2], kernel 3, dilation 2, stride 2, padding 1: the windows read padded
+    cells {0, 2, 4}, {2, 4, 6}, {4, 6, 8} of [p, x0, ..., x6, p], i.e. taps [p, 3, 6], [3, 6, 9],
+    [6, 9, p]; the cells a window steps over are never counted. count_include_pad divides every
+    window by its 3 taps ([3, 6, 5]), without it by the taps on input ([4.5, 6, 7.5]); the gradient
+    reaches the taps only."""
+    x = np.array([[[5.0, 3.0, 7.0, 6.0, 1.0, 9.0, 2.0]]])
+    dy = np.array([[[3.0, 6.0, 12.0]]])
+    kw = {"stride": 2, "padding": 1, "dilation": 2}
+    np.testing.assert_array_equal(reference.avg_pool(x, 3, **kw)[0, 0], [3.0, 6.0, 5.0])
+    np.testing.assert_array_equal(reference.avg_pool(x, 3, count_include_pad=False, **kw)[0, 0], [4.5, 6.0, 7.5])
+    dx = reference.avg_pool_backward(x, dy, 3, **kw)
+    np.testing.assert_array_equal(dx[0, 0], [0.0, 1.0 + 2.0, 0.0, 1.0 + 2.0 + 4.0, 0.0, 2.0 + 4.0, 0.0])
+    dx = reference.avg_pool_backward(x, dy, 3, count_include_pad=False, **kw)
+    np.testing.assert_array_equal(dx[0, 0], [0.0, 1.5 + 2.0, 0.0, 1.5 + 2.0 + 6.0, 0.0, 2.0 + 6.0, 0.0])
 
 
 def test_ceil_mode_overhang_is_never_counted_by_hand():

@@ -138,20 +138,22 @@ def test_kernel_layout_bugs_are_far_above_the_conv_bound(ex):
         assert ratio.max() > 1e3, f"{label}: largest error only {ratio.max():.1f} x the bound; {ex!r}"
 
 
-@given(ex=examples(pool_cases("avg"), values=("normal",)))
+@given(ex=examples(pool_cases("avg", avg_dilation=True), values=("normal",)))
 def test_avg_pool_bound_bounds_a_float32_avg_pool(ex):
     """A float32 average pooling (window sums in float32, then a float32 division) stays within
-    avg_pool_bound of the float64 reference."""
+    avg_pool_bound of the float64 reference, dilated or not."""
     case = ex.case
     inputs = ex.inputs(np.float32)
     kw = case.kwargs()
     x32 = inputs.x.astype(np.float32)
-    pads, outs = naive.geometry(case.x_shape[2:], case.kernel, case.resolved_stride, case.padding, 1, case.ceil_mode)
+    pads, outs = naive.geometry(
+        case.x_shape[2:], case.kernel, case.resolved_stride, case.padding, case.dilation, case.ceil_mode
+    )
     total = np.zeros(case.x_shape[:2] + outs, np.float32)
     count = np.zeros(outs, np.float32)
     for i in naive.grid(outs):
         for k in naive.grid(case.kernel):
-            p = naive.tap_position(i, k, case.resolved_stride, (1,) * case.nd, pads)
+            p = naive.tap_position(i, k, case.resolved_stride, case.dilation, pads)
             if naive.on_input(p, case.x_shape[2:]):
                 total[(slice(None), slice(None), *i)] += x32[(slice(None), slice(None), *p)]
             inside = (
