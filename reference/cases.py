@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -35,9 +35,15 @@ from .channel_pooling import (
     global_max_pool_backward,
 )
 from .convolution import conv, conv_backward
+from .features import VALUE_FEATURES, padding_features
 from .geometry import Pads, WindowGeometry, window_geometry
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
-from .windows import pad, window_view
+from .predicates import (
+    fewest_in_a_window,
+    most_in_a_window,
+    most_near_max_in_a_window,
+    windows_led_by_padding_with_only,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
@@ -80,23 +86,6 @@ class Inputs:
 
     def astype(self, dtype: DTypeLike) -> Arrays:
         return {k: v.astype(dtype) for k, v in vars(self).items() if v is not None}
-
-
-def _padding_features(padding: Padding, pads: Pads, sizes: Shape, stride: Shape) -> set[str]:
-    feats: set[str] = set()
-    if isinstance(padding, str):
-        feats.add(f"padding {padding}")
-        if padding != "valid" and any(s > 1 for s in stride):
-            feats.add(f"padding {padding}, stride > 1")
-            if any(s > 1 and n % 2 == 0 for s, n in zip(stride, sizes)):
-                feats.add(f"padding {padding}, stride 2+, even input")
-    elif any(lo != hi for lo, hi in pads):
-        feats.add("explicit asymmetric padding")
-    elif any(lo for lo, _ in pads):
-        feats.add("explicit symmetric padding")
-    else:
-        feats.add("no padding")
-    return feats
 
 
 class Case(ABC):
@@ -222,7 +211,7 @@ class ConvCase(Case):
         return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
 
     def features(self) -> set[str]:
-        feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], self.stride)
+        feats = {f"{self.nd}-D"} | padding_features(self.padding, self.pads, self.x_shape[2:], self.stride)
         if any(s > 1 for s in self.stride):
             feats.add("stride > 1")
         if any(d > 1 for d in self.dilation):
@@ -367,7 +356,7 @@ class PoolCase(Case):
 
     def features(self) -> set[str]:
         stride, kernel = self.resolved_stride, self.kernel
-        feats = {f"{self.nd}-D"} | _padding_features(self.padding, self.pads, self.x_shape[2:], stride)
+        feats = {f"{self.nd}-D"} | padding_features(self.padding, self.pads, self.x_shape[2:], stride)
         if self.stride is None:
             feats.add("default stride (= kernel)")
         if any(s < k for s, k in zip(stride, kernel)):
@@ -511,63 +500,6 @@ __all__ = [
 
 
 VALUE_KINDS = ("normal", "ties", "negative", "special")
-#: How a report names the input values of an example (``"normal"`` adds no feature).
-VALUE_FEATURES = {
-    "ties": "tied input values (max-gradient ties)",
-    "negative": "all inputs negative (padding must not win)",
-    "special": "NaN and ±inf in the input",
-}
-
-#: Cell predicates for :func:`most_in_a_window` and :func:`fewest_in_a_window`.
-CELL_FLAGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "nan": np.isnan,
-    "inf": np.isinf,
-    "+inf": np.isposinf,
-    "-inf": np.isneginf,
-    "above -inf": lambda x: x > -np.inf,
-}
-
-
-def most_in_a_window(case: Case, x: np.ndarray, flag: str = "nan") -> int:
-    """Largest number of cells of ``x`` matching ``flag`` (:data:`CELL_FLAGS`) that any single
-    output window of ``case`` reads (``0`` when no cell matches)."""
-    mask = CELL_FLAGS[flag](x)
-    return int(case.window_counts(mask).max()) if mask.any() else 0
-
-
-def fewest_in_a_window(case: Case, x: np.ndarray, flag: str) -> int:
-    """Smallest number of cells of ``x`` matching ``flag`` that any output window reads."""
-    return int(case.window_counts(CELL_FLAGS[flag](x)).min())
-
-
-def most_near_max_in_a_window(case: Case, x: np.ndarray, atol: float) -> int:
-    """Largest number of input taps of one pooling window that lie within ``atol`` of that window's
-    maximum (NaN ignored): how many taps a tolerance-based max gradient would pick."""
-    if not isinstance(case, PoolCase):
-        raise TypeError("most_near_max_in_a_window needs a PoolCase")
-    geom = case.geometry
-    view = window_view(pad(x, geom, -np.inf), geom)
-    peak = max_pool(x, case.kernel, nan="ignore", **case.kwargs())
-    peak = peak.reshape(peak.shape + (1,) * case.nd)
-    with np.errstate(invalid="ignore"):
-        near = (view >= peak - atol) & np.isfinite(view)
-    axes = tuple(range(near.ndim - case.nd, near.ndim))
-    return int(near.sum(axis=axes).max())
-
-
-def windows_led_by_padding_with_only(case: Case, x: np.ndarray, flag: str) -> int:
-    """How many pooling windows read only input cells matching ``flag`` while their first tap (in
-    row-major window order) lies in the padding: where an input padded with real cells of the
-    same value ties them, a first-maximum rule picks the padding cell."""
-    if not isinstance(case, PoolCase):
-        return 0
-    geom = case.geometry
-    matching = case.window_counts(CELL_FLAGS[flag](x))
-    inputs = case.window_counts(np.ones(case.x_shape, dtype=bool))
-    first_on_input = window_view(pad(np.ones(case.x_shape[2:], dtype=bool), geom, False), geom)[
-        (Ellipsis,) + (0,) * case.nd
-    ]
-    return int(((matching == inputs) & (inputs > 0) & ~first_on_input).sum())
 
 
 @dataclass(frozen=True)

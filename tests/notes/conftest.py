@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from convequiv.claims.notes import Notes, find_notes
-from convequiv.models import frameworks
+from convequiv.notes.claims.notes import Notes, find_notes
+from convequiv.notes.models import frameworks
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from convequiv.claims.catalogue import CLAIMS, by_id
-from convequiv.claims.context import Context
-from convequiv.claims.model import Claim, Decision
-from convequiv.claims.render import environment, environment_line, markdown
-from convequiv.claims.run import decide, decide_all
+from convequiv.notes.claims.catalogue import CLAIMS, by_id
+from convequiv.notes.claims.context import Context
+from convequiv.notes.claims.model import Claim, Decision
+from convequiv.notes.claims.render import environment, environment_line, markdown
+from convequiv.notes.claims.run import decide, decide_all
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "claims.md"
 FRAMEWORK_ENGINES = {"torch", "keras", "tensorflow"}
@@ -54,7 +54,7 @@ def test_catalogue_is_well_formed():
 
 
 def test_every_listing_of_the_notes_has_a_claim():
-    from convequiv.claims.deciders import listings
+    from convequiv.notes.claims.deciders import listings
 
     deciders = {c.decider for c in CLAIMS}
     for name in (
@@ -149,7 +149,7 @@ def test_a_disagreeing_decider_is_flagged():
 
 @pytest.mark.notes
 def test_a_changed_note_is_not_run(notes, monkeypatch):
-    from convequiv.claims import listing_index
+    from convequiv.notes.claims import listing_index
 
     note, a, b, _ = listing_index.LISTINGS["001-cnn-param"]
     monkeypatch.setitem(listing_index.LISTINGS, "001-cnn-param", (note, a, b, "000000000000"))

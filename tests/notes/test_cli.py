@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from convequiv.models import catalogue, get, infer
-from convequiv.models.render import torchsummary
+from convequiv.notes.models import catalogue, get, infer
+from convequiv.notes.models.render import torchsummary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ def test_check_with_frameworks(torch, keras):
 
 
 def test_check_mismatch_names_the_layer_and_fails(monkeypatch, capsys):
-    from convequiv.models import check, cli
+    from convequiv.notes.models import check, cli
 
     def fake(info):
         return [check.Mismatch(info.model.name, "notes", "row 3 (conv2d_1)", "parameters", 18496, 18495)]

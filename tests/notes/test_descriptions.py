@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from convequiv.models import DescriptionError, Model, infer
-from convequiv.models import layers as L
-from convequiv.models.check import check_keras, check_torch
-from convequiv.models.plan_keras import plan as keras_plan
-from convequiv.models.plan_torch import UnsupportedLayer, leaves
-from convequiv.models.plan_torch import plan as torch_plan
+from convequiv.notes.models import DescriptionError, Model, infer
+from convequiv.notes.models import layers as L
+from convequiv.notes.models.check import check_keras, check_torch
+from convequiv.notes.models.plan_keras import plan as keras_plan
+from convequiv.notes.models.plan_torch import UnsupportedLayer, leaves
+from convequiv.notes.models.plan_torch import plan as torch_plan
 
 
 def first(*layers, shape=(3, 16, 16), **kwargs) -> Model:
@@ -264,7 +264,7 @@ def test_check_reports_a_mismatch(keras, monkeypatch):
     """The cross-check can fail: a plan that disagrees with the framework is caught and named."""
     from dataclasses import replace
 
-    import convequiv.models.check as check
+    import convequiv.notes.models.check as check
 
     info = infer(ZOO["bn-sep-dw"])
     real = check.keras_plan
@@ -283,7 +283,7 @@ def test_check_reports_a_mismatch(keras, monkeypatch):
 def test_torch_check_reports_a_mismatch(torch, monkeypatch):
     from dataclasses import replace
 
-    import convequiv.models.check as check
+    import convequiv.notes.models.check as check
     from convequiv.reference import ParamCount
 
     info = infer(ZOO["bn-sep-dw"])

@@ -1,7 +1,7 @@
 """Every catalogue model built in each installed framework equals the reference, layer by layer.
 
 Keras (with this process's backend): class, name, output shape, trainable and non-trainable counts
-of every layer, and ``model.summary()``'s text against :func:`convequiv.models.render.keras_summary`;
+of every layer, and ``model.summary()``'s text against :func:`convequiv.notes.models.render.keras_summary`;
 ``keras.applications.VGG16(weights=None)`` against the VGG16 descriptions. PyTorch: the modules a
 torchsummary-style hook sees (class, output shape, weight + bias count, trainability) and the
 ``parameters()`` totals. Each test skips only when its framework is not installed.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convequiv.models import catalogue, get, infer
-from convequiv.models.check import check_keras, check_torch
+from convequiv.notes.models import catalogue, get, infer
+from convequiv.notes.models.check import check_keras, check_torch
 
 NAMES = catalogue.names()
 
@@ -32,7 +32,7 @@ def test_keras_build_matches_reference(keras, name):
 
 @pytest.mark.torch
 def test_torch_build_is_a_sequential_and_runs(torch):
-    from convequiv.models.build_torch import build
+    from convequiv.notes.models.build_torch import build
 
     net = build(get("lenet5-1998"))
     assert isinstance(net, torch.nn.Sequential)
@@ -47,8 +47,8 @@ def test_torch_build_is_a_sequential_and_runs(torch):
 
 @pytest.mark.torch
 def test_partial_conv_only_uses_its_connections(torch):
-    from convequiv.models.build_torch import build
-    from convequiv.models.classics import LENET5_C3_TABLE
+    from convequiv.notes.models.build_torch import build
+    from convequiv.notes.models.classics import LENET5_C3_TABLE
 
     net = build(get("lenet5-1998"))
     c3 = net[4]
@@ -62,7 +62,7 @@ def test_partial_conv_only_uses_its_connections(torch):
 
 @pytest.mark.keras
 def test_keras_build_runs_custom_layers(keras):
-    from convequiv.models.build_keras import build
+    from convequiv.notes.models.build_keras import build
 
     for name, shape in (
         ("lenet5-1998", (2, 32, 32, 1)),
@@ -77,9 +77,9 @@ def test_keras_build_runs_custom_layers(keras):
 @pytest.mark.keras
 def test_keras_neg_inf_padding_never_wins(keras):
     """003's MaxPool2d(2, 2, padding=1) becomes -inf padding + valid pooling in Keras."""
-    from convequiv.models import Model
-    from convequiv.models import layers as L
-    from convequiv.models.build_keras import build
+    from convequiv.notes.models import Model
+    from convequiv.notes.models import layers as L
+    from convequiv.notes.models.build_keras import build
     from convequiv.reference import max_pool
 
     model = build(Model("p", (1, 4, 4), (L.MaxPooling2D(2, strides=2, padding=1),), data_format="channels_first"))

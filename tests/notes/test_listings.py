@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from convequiv.claims.listing_index import LISTINGS
-from convequiv.claims.notes import ListingChanged, Notes, find_notes, run_listing
+from convequiv.notes.claims.listing_index import LISTINGS
+from convequiv.notes.claims.notes import ListingChanged, Notes, find_notes, run_listing
 
 pytestmark = pytest.mark.notes
 

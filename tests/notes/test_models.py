@@ -1,6 +1,6 @@
 """The notes' models and the classics: every number the notes print, layer by layer, and the totals.
 
-The printed numbers live in :mod:`convequiv.models.printed`; ``test_printed_data_is_the_notes``
+The printed numbers live in :mod:`convequiv.notes.models.printed`; ``test_printed_data_is_the_notes``
 re-reads them from the notes' text (when the notes are available) so the data cannot drift from
 its source, and the other tests compare the reference's own rows with them.
 """
@@ -11,11 +11,11 @@ import re
 
 import pytest
 
-from convequiv.models import catalogue, get, infer
-from convequiv.models.plan_keras import model_name
-from convequiv.models.plan_keras import plan as keras_plan
-from convequiv.models.printed import PRINTED, Printed, printed_for
-from convequiv.models.render import keras_summary, torchsummary, torchsummary_numbers
+from convequiv.notes.models import catalogue, get, infer
+from convequiv.notes.models.plan_keras import model_name
+from convequiv.notes.models.plan_keras import plan as keras_plan
+from convequiv.notes.models.printed import PRINTED, Printed, printed_for
+from convequiv.notes.models.render import keras_summary, torchsummary, torchsummary_numbers
 
 # name: (keras total, keras trainable, keras non-trainable, torch trainable, torch non-trainable)
 TOTALS = {
@@ -114,7 +114,7 @@ def test_printed_shapes_of_002():
 
 
 def test_check_printed_is_clean_for_every_model():
-    from convequiv.models.check import check_printed
+    from convequiv.notes.models.check import check_printed
 
     for name in catalogue.names():
         assert check_printed(infer(get(name))) == [], name
@@ -225,7 +225,7 @@ def test_vgg16_blocks():
 
 
 def test_lenet5_c3_connection_table():
-    from convequiv.models.classics import LENET5_C3_TABLE
+    from convequiv.notes.models.classics import LENET5_C3_TABLE
 
     sizes = [len(c) for c in LENET5_C3_TABLE]
     assert sizes.count(3) == 6 and sizes.count(4) == 9 and sizes.count(6) == 1

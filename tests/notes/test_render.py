@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from convequiv.models import Model, get, infer
-from convequiv.models import layers as L
-from convequiv.models.boxtable import column_widths, wrap
-from convequiv.models.render import (
+from convequiv.notes.models import Model, get, infer
+from convequiv.notes.models import layers as L
+from convequiv.notes.models.boxtable import column_widths, wrap
+from convequiv.notes.models.render import (
     _keras2_row,
     as_json,
     keras_summary,

@@ -2,16 +2,19 @@
 
 ``load("torch")`` / ``load("keras")`` / ``load("tensorflow")`` return the module, or ``None`` when it
 is not installed (or its import is blocked). PyTorch is always imported before TensorFlow or
-Keras when it is installed: the other order can crash a process that uses both.
+Keras when it is installed (:func:`convequiv.adapters.import_torch_first`: the other order can
+crash a process that uses both).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
-import sys
 from types import ModuleType
+
+from convequiv.adapters import import_torch_first
 
 FRAMEWORKS = ("torch", "tensorflow", "keras")
 
@@ -35,8 +38,9 @@ def load(name: str) -> ModuleType | None:
     """The framework module, or ``None`` when it cannot be imported."""
     if name not in FRAMEWORKS:
         raise ValueError(f"unknown framework {name!r}; known: {', '.join(FRAMEWORKS)}")
-    if name != "torch" and "tensorflow" not in sys.modules:
-        _import("torch")
+    if name != "torch":
+        with contextlib.suppress(ImportError):  # torch may be absent, or its import blocked
+            import_torch_first()
     return _import(name)
 
 

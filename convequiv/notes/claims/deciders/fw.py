@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from convequiv.adapters.translate import channels_first as to_first
+from convequiv.adapters.translate import channels_last as to_last
+
+__all__ = ["keras_call", "to_first", "to_last", "torch_conv", "torch_module"]
+
 
 def torch_conv(torch, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, **kwargs) -> np.ndarray:
     """``torch.nn.functional.conv{1,2,3}d`` in float64 on channels-first arrays."""
@@ -33,13 +38,3 @@ def keras_call(layer, x_last: np.ndarray, **kwargs) -> np.ndarray:
     import keras
 
     return keras.ops.convert_to_numpy(layer(np.asarray(x_last, dtype=np.float32), **kwargs))
-
-
-def to_last(x: np.ndarray) -> np.ndarray:
-    """``(N, C, *spatial) -> (N, *spatial, C)``."""
-    return np.moveaxis(x, 1, -1)
-
-
-def to_first(x: np.ndarray) -> np.ndarray:
-    """``(N, *spatial, C) -> (N, C, *spatial)``."""
-    return np.moveaxis(x, -1, 1)

@@ -1,7 +1,7 @@
 """Build a Keras 3 model from a description (Keras imported on first use, with the process's backend).
 
-The layers are exactly those of :func:`convequiv.models.plan_keras.plan`, with the planned names,
-so ``model.summary()`` prints what :func:`convequiv.models.render.keras_summary` prints.
+The layers are exactly those of :func:`convequiv.notes.models.plan_keras.plan`, with the planned names,
+so ``model.summary()`` prints what :func:`convequiv.notes.models.render.keras_summary` prints.
 ``api="sequential"`` gives a ``keras.Sequential``, ``"functional"`` a ``keras.Model(inputs,
 outputs)``. Nothing is downloaded: a block naming ``application="vgg16"`` becomes
 ``keras.applications.VGG16(weights=None, include_top=False)``.

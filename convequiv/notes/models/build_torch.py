@@ -1,6 +1,6 @@
 """Build a ``torch.nn.Sequential`` from a model description (PyTorch imported on first use).
 
-The modules are exactly those of :func:`convequiv.models.plan_torch.plan`, in order; nothing is
+The modules are exactly those of :func:`convequiv.notes.models.plan_torch.plan`, in order; nothing is
 downloaded (no torchvision: VGG16, AlexNet and LeNet-5 are assembled from their descriptions).
 Modules PyTorch lacks are defined here with the planned class names; each keeps its learnable
 tensors in ``weight`` and ``bias`` (what summary tools count):

@@ -1,7 +1,7 @@
 """Decide claims: run each decider, time it, and compare its verdict with the catalogue's expectation.
 
 A decider that raises is reported as ``undecided`` with the error in the evidence and counted as an
-error; a listing whose note text changed (:class:`~convequiv.claims.notes.ListingChanged`) is
+error; a listing whose note text changed (:class:`~convequiv.notes.claims.notes.ListingChanged`) is
 ``undecided`` too.
 """
 

@@ -1,6 +1,6 @@
 """How a description becomes Keras layers: a framework-free plan, one op per Keras layer.
 
-The plan is what :mod:`convequiv.models.build_keras` instantiates (with the planned names) and what
+The plan is what :mod:`convequiv.notes.models.build_keras` instantiates (with the planned names) and what
 the Keras summaries print, so both always agree. Shapes are channels-last (Keras' default layout);
 parameter counts follow the Keras convention.
 
@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from convequiv.adapters.translate import has_padding, padded_sizes
 from convequiv.reference import ParamCount
 
 from . import layers as L
@@ -98,8 +99,9 @@ class _Planner:
         )
 
 
-def _padded(shape: Shape, pads) -> Shape:
-    return (shape[0], *(n + lo + hi for n, (lo, hi) in zip(shape[1:], pads)))
+def _padded(shape: Shape, pads: tuple[tuple[int, int], ...]) -> Shape:
+    """A channels-first ``(C, *spatial)`` shape after padding the spatial axes."""
+    return (shape[0], *padded_sizes(shape[1:], pads))
 
 
 def _window_padding(p: _Planner, info: LayerInfo, pads, same_pads, pad_kind: str, native: object = None) -> str:
@@ -107,7 +109,7 @@ def _window_padding(p: _Planner, info: LayerInfo, pads, same_pads, pad_kind: str
     the explicit ``pads`` (adding a ``pad_kind`` layer first when neither string fits)."""
     if native in ("valid", "same"):
         return native  # type: ignore[return-value]
-    if all(lo == 0 and hi == 0 for lo, hi in pads):
+    if not has_padding(tuple(pads)):
         return "valid"
     if tuple(pads) == tuple(same_pads):
         return "same"

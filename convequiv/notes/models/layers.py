@@ -1,15 +1,15 @@
 """Layer descriptions: plain frozen dataclasses, no framework imports.
 
 A description says *what* a layer is, never how a framework spells it; the reference
-(:mod:`convequiv.models.infer`) turns a stack of them into shapes and parameter counts, and the
-builders (:mod:`convequiv.models.build_keras`, :mod:`convequiv.models.build_torch`) into real
+(:mod:`convequiv.notes.models.infer`) turns a stack of them into shapes and parameter counts, and the
+builders (:mod:`convequiv.notes.models.build_keras`, :mod:`convequiv.notes.models.build_torch`) into real
 models.
 
 Conventions shared by every layer:
 
 * shapes are reasoned about channels-first, ``(C, *spatial)``, without the batch axis; a flat
   tensor is ``(F,)``. A model says in which layout its input shape is written
-  (:class:`convequiv.models.model.Model`).
+  (:class:`convequiv.notes.models.model.Model`).
 * ``kernel_size``, ``strides``, ``dilation_rate`` take an int or one int per spatial dimension.
 * ``padding`` is ``"valid"``, ``"same"`` (TensorFlow/Keras SAME: ``out = ceil(n / s)``, the odd
   cell at the end), an int, one int per dimension, or one ``(lo, hi)`` pair per dimension

@@ -3,13 +3,13 @@
 Three independent comparisons, each producing :class:`Mismatch` es that name the layer:
 
 * :func:`check_printed`: the reference's tables against every number a note prints about the
-  model (:mod:`convequiv.models.printed`): rows, shapes, parameter counts, totals, torchsummary's
+  model (:mod:`convequiv.notes.models.printed`): rows, shapes, parameter counts, totals, torchsummary's
   size lines. Needs no framework.
-* :func:`check_keras`: the model built by :mod:`~convequiv.models.build_keras` (with the process's
+* :func:`check_keras`: the model built by :mod:`~convequiv.notes.models.build_keras` (with the process's
   Keras backend), layer by layer: class, name, output shape, trainable and non-trainable counts;
-  then Keras' own ``model.summary()`` text against :func:`~convequiv.models.render.keras_summary`;
+  then Keras' own ``model.summary()`` text against :func:`~convequiv.notes.models.render.keras_summary`;
   for ``keras.applications`` models also ``keras.applications.VGG16(weights=None)`` itself.
-* :func:`check_torch`: the model built by :mod:`~convequiv.models.build_torch`, run on a batch of
+* :func:`check_torch`: the model built by :mod:`~convequiv.notes.models.build_torch`, run on a batch of
   2 with forward hooks on every non-container module (torchsummary's rule): module class, output
   shape, ``weight`` + ``bias`` count, trainability; then ``parameters()`` totals.
 """

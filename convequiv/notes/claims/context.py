@@ -34,8 +34,8 @@ class Context:
         return frameworks.load(name)
 
     def listing(self, key: str) -> Listing | None:
-        """A listing of :data:`~convequiv.claims.listing_index.LISTINGS` (``None`` without the notes;
-        :class:`~convequiv.claims.notes.ListingChanged` when the note's text differs)."""
+        """A listing of :data:`~convequiv.notes.claims.listing_index.LISTINGS` (``None`` without the notes;
+        :class:`~convequiv.notes.claims.notes.ListingChanged` when the note's text differs)."""
         if self.notes is None:
             return None
         return self.notes.listing(*LISTINGS[key])

@@ -1,7 +1,7 @@
 """Where the notes' code listings are: note, first and last line, and a fingerprint of the text.
 
 Only addresses are kept here; the code itself is read from the notes at run time
-(:mod:`convequiv.claims.notes`). The fingerprint (first 12 hex digits of the SHA-256 of the
+(:mod:`convequiv.notes.claims.notes`). The fingerprint (first 12 hex digits of the SHA-256 of the
 dedented text) makes a decider refuse to run a listing whose note has changed.
 """
 

@@ -26,7 +26,7 @@ NOTE_IDS = ("000", "001", "002", "003", "004")
 
 
 def _candidates() -> list[Path]:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # convequiv/notes/claims/notes.py -> the repository
     out = []
     if os.environ.get(NOTES_ENV):
         out.append(Path(os.environ[NOTES_ENV]))

@@ -1,6 +1,6 @@
 """How a description becomes PyTorch modules: a framework-free plan, one op per module.
 
-The plan is what :mod:`convequiv.models.build_torch` instantiates and what the torchsummary table
+The plan is what :mod:`convequiv.notes.models.build_torch` instantiates and what the torchsummary table
 prints, so both always agree on the modules, their order, shapes (channels-first) and parameter
 counts (PyTorch convention: ``parameters()``; BatchNorm running statistics are buffers).
 
@@ -19,7 +19,7 @@ Translation rules (a description layer may become several modules):
 * ``Block`` -> a nested ``Sequential`` (summary tools list its leaves, never the container);
 * layers PyTorch lacks (the notes' ``DepthPool``, LeNet-5's ``Subsampling2d``, ``PartialConv2d``
   and ``RBF``, ``Rescaling``, crops, resizing, augmentation, VGG preprocessing) become small
-  modules of :mod:`convequiv.models.build_torch` with the same names.
+  modules of :mod:`convequiv.notes.models.build_torch` with the same names.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from convequiv.adapters.translate import padded_sizes, symmetric, torch_pool_takes
 from convequiv.reference import ParamCount, dense_params, depthwise_conv_params, output_size, resolve_padding
 
 from . import layers as L
@@ -80,12 +81,9 @@ class _Planner:
             self.add(ACTIVATION_MODULES[name], shape, **({"dim": 1} if name == "softmax" else {}))
 
 
-def _symmetric(pads: tuple[tuple[int, int], ...]) -> bool:
-    return all(lo == hi for lo, hi in pads)
-
-
 def _padded(shape: Shape, pads: tuple[tuple[int, int], ...]) -> Shape:
-    return (shape[0], *(n + lo + hi for n, (lo, hi) in zip(shape[1:], pads)))
+    """A channels-first ``(C, *spatial)`` shape after padding the spatial axes."""
+    return (shape[0], *padded_sizes(shape[1:], pads))
 
 
 def _conv(p: _Planner, layer: L.Conv, info: LayerInfo) -> None:
@@ -93,7 +91,7 @@ def _conv(p: _Planner, layer: L.Conv, info: LayerInfo) -> None:
     nd = layer.ndim
     shape = info.input_shape
     padding: object = tuple(lo for lo, _ in win.pads)
-    if not _symmetric(win.pads):
+    if not symmetric(win.pads):
         shape = _padded(shape, win.pads)
         p.add(f"ZeroPad{nd}d", shape, padding=win.pads)
         padding = (0,) * nd
@@ -119,7 +117,7 @@ def _depthwise(p: _Planner, layer: L.DepthwiseConv2D | L.SeparableConv2D, info: 
     m = layer.depth_multiplier
     shape = info.input_shape
     padding: object = tuple(lo for lo, _ in win.pads)
-    if not _symmetric(win.pads):
+    if not symmetric(win.pads):
         shape = _padded(shape, win.pads)
         p.add("ZeroPad2d", shape, padding=win.pads)
         padding = (0, 0)
@@ -157,7 +155,7 @@ def _pool(p: _Planner, layer: L.Pool, info: LayerInfo) -> None:
         if isinstance(layer, L.AvgPool) and layer.count_include_pad is not None
         else (layer.padding != "same")
     )
-    fits = _symmetric(win.pads) and all(lo <= k // 2 for (lo, _), k in zip(win.pads, win.kernel))
+    fits = torch_pool_takes(win.pads, win.kernel)
     padding: tuple[int, ...] = tuple(lo for lo, _ in win.pads)
     ceil_mode = layer.ceil_mode
     if not fits and not is_max and not include and _ceil_equivalent(win):

@@ -8,7 +8,7 @@ from :mod:`convequiv.reference.params`, in two conventions:
 * ``torch``: what ``model.parameters()`` (and torchsummary) count (BatchNorm: 2C; running
   statistics are buffers and not counted).
 
-A layer with ``trainable=False`` (or inside a frozen :class:`~convequiv.models.layers.Block`) has
+A layer with ``trainable=False`` (or inside a frozen :class:`~convequiv.notes.models.layers.Block`) has
 all of its parameters non-trainable in both conventions.
 
 Every problem with a description raises ``ValueError`` naming the layer's index (``3``, or ``12.4``

@@ -1,0 +1,3 @@
+"""The expected verdicts, abbreviated in the catalogue."""
+
+H, W, C = "holds", "wrong", "conditional"
