@@ -16,8 +16,8 @@ from typing import NoReturn
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("convequiv.check_cli", "run the equivalence suite and print the op x adapter matrix"),
     "size": ("convequiv.size_cli", "output size of one spatial dimension, with the formula applied"),
-    "tables": ("convequiv.models.cli", "parameter-count tables of the notes' models"),
-    "claims": ("convequiv.claims.cli", "the notes' claims with verdicts and evidence"),
+    "tables": ("convequiv.notes.models.cli", "parameter-count tables of the notes' models"),
+    "claims": ("convequiv.notes.claims.cli", "the notes' claims with verdicts and evidence"),
     "report": ("convequiv.report", "merge results files of several runs into a compatibility report"),
     "hunt": ("convequiv.hunt", "long randomized campaigns: findings with standalone reproductions"),
     "bench": ("convequiv.bench", "benchmark the reference against PyTorch and TensorFlow"),
