@@ -16,24 +16,28 @@ depthwise case is a grouped ``Conv3D``. Pooling: ``MaxPooling*D`` / ``AveragePoo
 MaxPool / AvgPool, 1-D as 2-D on an inserted axis; MaxPool3D / AvgPool3D), ``GlobalMaxPooling*D`` /
 ``GlobalAveragePooling*D`` (``tf.reduce_max`` / ``reduce_mean``, ``keepdims`` passed on).
 
-Padding translation (canonical -> Keras 2): ``"valid"`` and ``"same"`` are Keras' own strings (``"same"`` is
-TensorFlow's SAME, i.e. SAME_UPPER). Any other padding is a pad step, then ``"valid"``: ``ZeroPadding*D``
-before ``Conv*D`` / ``DepthwiseConv*D`` and before average pooling with ``count_include_pad=True`` (also for
-``"same"`` with ``count_include_pad=True``: Keras' ``"same"`` average leaves padding out of the divisor);
-``tf.pad`` with ``-inf`` before max pooling (a ZeroPadding layer would let 0 win). ``ZeroPadding1D`` has no
-``data_format`` in Keras 2 (it is channels-last only). Pooling ``stride=None`` is the layer's own default.
+Plans and routes are the Keras 3 adapter's (:class:`~convequiv.adapters.keras_adapter.KerasPlan`, decided once in
+``support``, executed by ``run``), layer routes only. ``"valid"`` / ``"same"``: Keras' own strings (``"same"`` is
+TensorFlow's SAME, i.e. SAME_UPPER). Any other padding is a pad step, then ``"valid"``: ``"ZeroPadding + valid"``,
+``ZeroPadding*D`` before ``Conv*D`` / ``DepthwiseConv*D`` and before average pooling with
+``count_include_pad=True`` (also for ``"same"`` with ``count_include_pad=True``: Keras' ``"same"`` average leaves
+padding out of the divisor); ``"-inf pad + valid"``, ``tf.pad`` with ``-inf`` before max pooling (a ZeroPadding
+layer would let 0 win; Keras 2 has no ``keras.ops.pad``). ``"GlobalPooling"``: ``GlobalMaxPooling*D`` /
+``GlobalAveragePooling*D``. ``ZeroPadding1D`` has no ``data_format`` in Keras 2 (it is channels-last only).
+Pooling ``stride=None`` is the layer's own default.
 
 Unsupported, and how it is proven:
 
-* lacks (the ``tf_keras`` callable has no such parameter): pooling ``dilation_rate``; ``ceil_mode`` when it adds
-  a window (otherwise the floor-mode windows are the same and the case runs); ``count_include_pad`` for
+* lacks (the ``tf_keras`` callable has no such parameter): pooling ``dilation_rate``; ``ceil_mode`` when it changes
+  the windows (otherwise the floor-mode windows are the same and the case runs); ``count_include_pad`` for
   average pooling padded other than by ``"same"``; channel (depth) pooling: ``MaxPooling2D`` has no ``axis``
-  (Keras 2 has no channel-pooling layer and no ops API for the notes' DepthPool idiom).
-* refuses (the call raises; the inherited :meth:`attempt` makes it, backward included): strides > 1 with
-  dilation > 1 in ``Conv*D`` *and* ``DepthwiseConv1D/2D`` (Keras 2's constructor checks both; Keras 3 lets the
-  depthwise layers through); TensorFlow's float64 ``DepthwiseConv2dNative`` with unequal row/column strides;
-  TensorFlow's 3-D pooling in float64 (MaxPool3D / AvgPool3D have no double CPU kernel); convolutions of more
-  than 3 spatial dimensions (no layer).
+  (Keras 2 has no channel-pooling layer and no ops API for the notes' DepthPool idiom); more than 3 spatial
+  dimensions (no ``Conv4D`` ... layer).
+* refuses (the attempt, the plan of the native call, raises inside ``tf_keras`` or ``tensorflow``, backward
+  included): strides > 1 with dilation > 1 in ``Conv*D`` *and* ``DepthwiseConv1D/2D`` (Keras 2's constructor
+  checks both; Keras 3 lets the depthwise layers through); TensorFlow's float64 ``DepthwiseConv2dNative`` with
+  unequal row/column strides; TensorFlow's 3-D pooling in float64 (MaxPool3D / AvgPool3D have no double CPU
+  kernel).
 
 Contested semantics, as run (the same TensorFlow kernels as ``keras[tensorflow]``):
 
@@ -53,26 +57,23 @@ Contested semantics, as run (the same TensorFlow kernels as ``keras[tensorflow]`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from .keras_adapter import KerasAdapter
 
 
 class TfKerasAdapter(KerasAdapter):
-    """Keras 2 layers through the Keras 3 adapter's layer path (TensorFlow backend)."""
+    """Keras 2 layers through the Keras 3 adapter's plans and layer path (TensorFlow backend)."""
 
     name = "tf_keras"
     distributions = ("tf_keras", "tensorflow")
+    frameworks = ("tf_keras", "tensorflow")
     apis = ("layer",)
 
     def __init__(self) -> None:  # not KerasAdapter.__init__: that one imports Keras 3
-        import tensorflow as tf
+        import tensorflow  # noqa: F401  (the backend, imported before Keras 2)
         import tf_keras
 
-        self.tf = tf
         self.keras = tf_keras
         self.backend = "tensorflow"
 
-    def _pad_function(self) -> Callable[..., Any]:
-        return self.tf.pad  # Keras 2 has no keras.ops.pad
+    def _pad_op(self) -> str:
+        return "tensorflow.pad"  # Keras 2 has no keras.ops.pad

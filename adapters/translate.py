@@ -9,13 +9,15 @@ The reference is channels-first: data ``(N, C, *spatial)``, convolution weights
 * **kernel layout**: spatial-first ``(*kernel, C / groups, O)`` ("HWIO") for TensorFlow and Keras
   (:func:`kernel_spatial_first`); depthwise kernels ``(*kernel, C, m)`` where output channel
   ``c * m + j`` is channel ``c``'s ``j``-th filter (:func:`depthwise_kernel`), the same numbering
-  as the reference's grouped weights with ``groups == C``;
+  as the reference's grouped weights with ``groups == C``; the ``*_shape`` functions give the
+  translated shapes without data (symbolic arguments, shape inference);
 * **padding spelling**: a named form (``"valid"`` / ``"same"``) where the framework has one,
   explicit per-side lists in the framework's order (:func:`flat_pad_widths` for ``torch.nn.functional.pad``,
   :func:`pad_list` for ``tf.pad`` / ``keras.ops.pad`` / ``numpy.pad``), or a pre-pad of the
   input followed by an unpadded op when the framework cannot take the padding natively;
   ``jax.lax`` takes the string forms by their XLA names (:func:`xla_padding_name`) and explicit
-  pairs over every axis of the data (:func:`pad_pairs`);
+  pairs over every axis of the data (:func:`pad_pairs`); ONNX takes ``auto_pad`` names
+  (:func:`onnx_auto_pad`) or a ``pads`` list of every begin, then every end (:func:`onnx_pads`);
 * **ceil mode** where a framework has none: explicit high padding that reaches exactly the span
   the windows read (:func:`padding_to_span`, exact integer arithmetic on the resolved geometry).
 
@@ -74,6 +76,19 @@ def depthwise_kernel(w: np.ndarray, channels: int) -> np.ndarray:
     """Grouped weights with ``groups == channels`` ``(C * m, 1, *kernel)`` -> ``(*kernel, C, m)``."""
     spatial = tuple(range(2, w.ndim))
     return np.ascontiguousarray(np.transpose(w, (*spatial, 0, 1)).reshape(w.shape[2:] + (channels, -1)))
+
+
+def kernel_spatial_first_shape(shape: Sequence[int]) -> Shape:
+    """The shape of :func:`kernel_spatial_first` of weights of ``shape`` (a symbolic kernel argument)."""
+    s = tuple(shape)
+    return (*s[2:], s[1], s[0])
+
+
+def depthwise_kernel_shape(shape: Sequence[int], channels: int) -> Shape:
+    """The shape of :func:`depthwise_kernel` of weights of ``shape``: ``(C * m, 1, *kernel)`` ->
+    ``(*kernel, C, m)``."""
+    s = tuple(shape)
+    return (*s[2:], channels, s[0] // channels)
 
 
 def depthwise_kernel_back(k: np.ndarray) -> np.ndarray:
@@ -176,3 +191,28 @@ def high_padding_beyond(pads: Pads, reach: Pads) -> Pads:
     if any(lo != reach_lo for (lo, _), (reach_lo, _) in zip(pads, reach)):
         raise ValueError(f"padding {reach} does not start where {pads} does")
     return tuple((0, reach_hi - hi) for (_, hi), (_, reach_hi) in zip(pads, reach))
+
+
+# ------------------------------------------------------------------------- padding spelled for ONNX
+#: ONNX's ``auto_pad`` names of the canonical padding strings. ONNX resolves ``SAME_UPPER`` /
+#: ``SAME_LOWER`` on the dilated kernel with ``out = ceil(n / s)``, an odd cell at the end / the start,
+#: as the reference's ``"same"`` / ``"same_lower"`` do.
+ONNX_AUTO_PAD = {"valid": "VALID", "same": "SAME_UPPER", "same_lower": "SAME_LOWER"}
+
+
+def onnx_auto_pad(padding: object) -> str | None:
+    """``"VALID"`` / ``"SAME_UPPER"`` / ``"SAME_LOWER"`` for a canonical string padding; ``None`` for
+    every other form (spelled as ``pads`` with ``auto_pad="NOTSET"``)."""
+    return ONNX_AUTO_PAD.get(padding) if isinstance(padding, str) else None
+
+
+def onnx_pads(pads: Pads) -> list[int]:
+    """ONNX's ``pads`` attribute: every begin, then every end, ``[x1_begin, x2_begin, ..., x1_end,
+    x2_end, ...]`` over the spatial axes."""
+    return [lo for lo, _ in pads] + [hi for _, hi in pads]
+
+
+def onnx_pads_back(flat: Sequence[int]) -> Pads:
+    """Inverse of :func:`onnx_pads`: ``(lo, hi)`` pairs from ONNX's begin-then-end list."""
+    nd = len(flat) // 2
+    return tuple((int(flat[i]), int(flat[nd + i])) for i in range(nd))
