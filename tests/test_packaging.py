@@ -114,7 +114,7 @@ def test_numpy_only_commands_work(numpy_only, argv):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("argv", [["check"], ["hunt", "--budget", "1s"], ["tables", "--check"], ["bench", "--quick"]])
+@pytest.mark.parametrize("argv", [["check"], ["hunt", "--budget", "1s"], ["bench", "--quick"]])
 def test_commands_that_need_more_say_which_extra_in_one_line(numpy_only, argv):
     python, work = numpy_only
     done = subprocess.run(
@@ -123,3 +123,61 @@ def test_commands_that_need_more_say_which_extra_in_one_line(numpy_only, argv):
     assert done.returncode == 2, (done.returncode, done.stdout[-1000:], done.stderr[-1000:])
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "pip install 'convequiv[" in lines[0], done.stderr
+
+
+FORWARD_ONLY = '''
+"""A third party's adapter for a runtime without gradients: global average pooling only."""
+
+import numpy as np
+
+from convequiv.adapters.base import Adapter, Plan, Unsupported
+
+
+class ForwardOnlyMean(Adapter):
+    name = "fwd-mean"
+    frameworks = ("numpy",)
+    apis = ("numpy",)
+    dtypes = ("float64",)
+    produces = frozenset({"y"})
+
+    def support(self, case, api, dtype):
+        if case.op == "global_avg_pool":
+            return Plan(case, api, dtype, "mean", "numpy.mean")
+        return Unsupported(f"no {case.op}", "lacks", f"numpy.{case.op}_of_a_runtime_without_it")
+
+    def run(self, plan, inputs):
+        axes = tuple(range(2, inputs["x"].ndim))
+        return {"y": np.mean(inputs["x"], axis=axes, keepdims=plan.case.keepdims)}
+'''
+
+
+@pytest.fixture(scope="module")
+def with_test_extra(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with the wheel and its ``test`` extra (pytest, Hypothesis), no framework."""
+    home = tmp_path_factory.mktemp("venv-test")
+    venv.create(home, with_pip=True)
+    python = home / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", f"{wheel}[test]"], capture_output=True, text=True, timeout=900
+    )
+    if install.returncode:
+        pytest.skip(f"cannot install the test extra here: {install.stderr.strip().splitlines()[-1:]}")
+    return python
+
+
+def test_a_forward_only_adapter_runs_the_packaged_suite(with_test_extra, tmp_path):
+    package = tmp_path / "mypkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "fwd.py").write_text(FORWARD_ONLY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVEQUIV_", "PYTHON"))}
+    env["PYTHONPATH"] = str(tmp_path)
+    done = subprocess.run(
+        [str(with_test_extra), "-m", "pytest", "--pyargs", "convequiv.suite", "--adapters", "mypkg.fwd:ForwardOnlyMean",
+         "-p", "no:cacheprovider", "-q", "-rs", "-k", "global_pool or semantics or conv"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    matrix = next(line for line in done.stdout.splitlines() if line.startswith("fwd-mean "))
+    assert "*" in matrix and "∅" in matrix  # gradients not checked; conv unsupported (proven)
+    assert "does not produce 'dx'" in done.stdout  # the tie-policy tests say why they are skipped
