@@ -8,7 +8,13 @@ Selecting adapters: a *spec* is one of
   depend on the Keras 3 backend);
 * a name registered by any installed distribution in the entry-point group
   ``convequiv.adapters`` (convequiv registers its own ``jax`` adapter this way);
-* ``package.module:Class`` for an adapter class that is not registered anywhere.
+* ``package.module:Class`` for an adapter class that is not registered anywhere;
+* ``name/variant``: adapter ``name`` built with that variant (``onnxruntime/opset18``); the adapter
+  then bears the full name, so the variant is a column of its own in results, and divergence records
+  for ``name`` cover it (:func:`convequiv.divergences.adapter_matches`). Names that contain a slash
+  themselves are built-in adapters of their own: ``onnx/reference`` (ONNX's reference evaluator) and
+  ``torch/onnx`` (PyTorch exported to ONNX, run by ONNX Runtime), with variants too
+  (``torch/onnx/dynamo``). ``onnxruntime`` runs ONNX models of the cases.
 
 Keras reads its backend once per process. A ``keras[...]`` adapter whose backend differs from the
 one this process already uses runs in a worker process (:mod:`convequiv.adapters.remote`) with
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 from importlib import metadata
@@ -32,10 +39,24 @@ BUILTIN = {
     "torch": "convequiv.adapters.torch_adapter:TorchAdapter",
     "tensorflow": "convequiv.adapters.tensorflow_adapter:TensorFlowAdapter",
     "tf_keras": "convequiv.adapters.tf_keras_adapter:TfKerasAdapter",
+    "onnxruntime": "convequiv.adapters.onnxruntime_adapter:OnnxRuntimeAdapter",
+    "onnx/reference": "convequiv.adapters.onnx_reference_adapter:OnnxReferenceAdapter",
+    "torch/onnx": "convequiv.adapters.torch_onnx_adapter:TorchOnnxAdapter",
 }
 #: What ``convequiv check`` and the test suite run when nothing is selected: every built-in and
 #: registered adapter whose framework is installed.
-DEFAULT_SPECS = ("torch", "keras[tensorflow]", "keras[jax]", "keras[torch]", "tensorflow", "tf_keras", "jax")
+DEFAULT_SPECS = (
+    "torch",
+    "keras[tensorflow]",
+    "keras[jax]",
+    "keras[torch]",
+    "tensorflow",
+    "tf_keras",
+    "jax",
+    "onnxruntime",
+    "onnx/reference",
+    "torch/onnx",
+)
 REQUIRES = {
     "torch": ("torch",),
     "tensorflow": ("tensorflow",),
@@ -44,6 +65,9 @@ REQUIRES = {
     "keras[torch]": ("keras", "torch"),
     "tf_keras": ("tf_keras", "tensorflow"),
     "jax": ("jax",),
+    "onnxruntime": ("onnx", "onnxruntime"),
+    "onnx/reference": ("onnx",),
+    "torch/onnx": ("torch", "onnx", "onnxruntime"),
 }
 
 
@@ -56,8 +80,10 @@ class AdapterError(Exception):
 
 
 def installed(spec: str) -> bool:
-    """Whether the frameworks a built-in adapter needs are importable (without importing them)."""
-    return all(importlib.util.find_spec(mod) is not None for mod in REQUIRES.get(spec, ()))
+    """Whether the frameworks a built-in adapter (or a variant of one) needs are importable
+    (without importing them)."""
+    needs = REQUIRES.get(spec) or REQUIRES.get(spec.rpartition("/")[0], ())
+    return all(importlib.util.find_spec(mod) is not None for mod in needs)
 
 
 def available_specs() -> list[str]:
@@ -94,11 +120,18 @@ def _from_path(path: str) -> type[Adapter]:
     return cls
 
 
-def _instantiate(cls: type[Adapter], spec: str) -> Adapter:
+def _instantiate(cls: type[Adapter], spec: str, variant: str | None = None) -> Adapter:
     try:
-        adapter = wrap(cls())
+        if variant is None:
+            adapter = wrap(cls())
+        else:
+            if "variant" not in inspect.signature(cls).parameters:
+                raise AdapterError(f"adapter {spec.rpartition('/')[0]!r} has no variants (asked for {spec!r})")
+            adapter = wrap(cls(variant=variant))  # type: ignore[call-arg]
     except ImportError as exc:
         raise AdapterError(f"adapter {spec!r} needs a framework that is not installed: {exc}") from exc
+    except ValueError as exc:  # a variant the adapter does not know
+        raise AdapterError(str(exc)) from exc
     adapter.spec = spec  # type: ignore[attr-defined]  # what selects it again (reproduction lines)
     return adapter
 
@@ -133,6 +166,11 @@ def load(spec: str) -> Adapter:
         if spec in ("tensorflow", "tf_keras"):
             import_torch_first()
         return _instantiate(_from_path(BUILTIN[spec]), spec)
+    base, _, variant = spec.rpartition("/")
+    if base in BUILTIN and variant:  # a variant: "onnxruntime/opset18" is adapter "onnxruntime", variant "opset18"
+        if not installed(base):
+            raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[base])}, which are not installed")
+        return _instantiate(_from_path(BUILTIN[base]), spec, variant)
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == spec:
             try:

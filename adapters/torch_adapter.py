@@ -69,6 +69,8 @@ class TorchAdapter(Adapter):
     distributions = ("torch",)
     frameworks = ("torch",)
     apis = ("functional", "layer")
+    #: Dilated average pooling is answered: PyTorch lacks it (convequiv/suite/test_avg_pool_dilation.py).
+    avg_pool_dilation = True
 
     def apis_for(self, op: str) -> tuple[str, ...]:
         # torch.nn has no channel-pooling module; depth pooling is written with tensor ops.

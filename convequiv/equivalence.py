@@ -8,7 +8,8 @@ within the reference's error bound; ``diverge`` when the mismatches (or the cras
 recorded divergences whose conditions hold for exactly these inputs; ``unsupported`` when the
 adapter's plan says the framework cannot express the case and the claim is proven; ``fail``
 otherwise. Outputs the adapter does not produce (a runtime without gradients) are listed as
-unchecked, never counted as agreeing.
+unchecked, never counted as agreeing. An adapter that produces ``shape`` (the output shape its
+model declares, e.g. by ONNX shape inference) has it compared exactly with the reference's.
 """
 
 from __future__ import annotations
@@ -224,6 +225,9 @@ def check(
     seconds = time.perf_counter() - started
     want = case.expected(inputs, ties=sem.ties, nan=sem.nan)
     bounds = case.bounds(inputs, dtype, ties=sem.ties, nan=sem.nan)
+    if "shape" in impl.produces:  # the output shape the adapter's model declares, compared exactly
+        want["shape"] = np.array(case.out_shape, dtype=np.int64)
+        bounds["shape"] = np.zeros(len(case.out_shape))
     wanted = [k for k in want if outputs is None or k in outputs]
     checked = [k for k in wanted if k in impl.produces]
     unchecked = tuple(k for k in wanted if k not in impl.produces)
@@ -232,7 +236,7 @@ def check(
         if key not in got:
             problems.append(ArrayMismatch(key, "missing from the adapter's results"))
             continue
-        if got[key].dtype != np.dtype(dtype):
+        if key != "shape" and got[key].dtype != np.dtype(dtype):
             problems.append(ArrayMismatch(key, f"dtype {got[key].dtype}, expected {dtype}"))
             continue
         found = compare(key, got[key], want[key], bounds[key])

@@ -2,7 +2,9 @@
 
 For the max-gradient tie policy and the NaN policy, a fixed example on which the two variants of
 the reference really differ must agree with the variant the adapter declares and must *fail*
-against the other one, so a wrong declaration cannot pass.
+against the other one, so a wrong declaration cannot pass. A forward-only adapter skips the tie
+policy (no gradient shows it); an adapter whose kernels follow neither NaN policy names, per op,
+the recorded divergence that describes them (``no_nan_policy = {"max_pool": "<id>"}``) and skips.
 """
 
 from dataclasses import replace
@@ -38,6 +40,9 @@ def _prove(adapter, api, example, field, output):
     support = adapter.support(example.case, api, dtype)
     if isinstance(support, Unsupported):
         pytest.skip(f"{adapter.name} ({api}): {support}")
+    unsettled = getattr(adapter, "no_nan_policy", {}).get(example.case.op) if field == "nan" else None
+    if unsettled:  # the result depends on where the NaN lies; the divergence record says how
+        pytest.skip(f"{adapter.name} has no single NaN policy for {example.case.op}: recorded as {unsettled}")
     declared = adapter.semantics(example.case, api)
     other = replace(declared, **{field: OTHER[getattr(declared, field)]})
     inputs = example.inputs(dtype)

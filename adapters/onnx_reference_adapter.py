@@ -1,0 +1,107 @@
+"""ONNX's reference evaluator: the one-node models of ``onnxruntime`` run by
+``onnx.reference.ReferenceEvaluator`` (forward only).
+
+The evaluator is the NumPy implementation ONNX uses to produce the expected outputs of its
+backend conformance tests, so what it computes is what ONNX's test data say every runtime must
+compute. Selected as ``onnx/reference`` (the newest opset of the installed ``onnx``) or
+``onnx/reference/opsetN``.
+
+Translation, APIs and routes: those of :mod:`convequiv.adapters.onnx_graph` (the same models
+``onnxruntime`` runs; APIs ``"pads"`` and ``"auto_pad"``). Each model is first validated with
+``onnx.checker.check_model`` (the evaluator itself validates nothing), so a model ONNX rejects is a
+refusal of ONNX, never a silently ignored attribute.
+
+Outputs: ``y`` and ``shape`` (ONNX shape inference on the model); no gradients.
+
+Refusals (evidence ``refuses``, raised inside ``onnx``): average-pool dilation before opset 19
+(the checker: "Unrecognized attribute: dilations for operator AveragePool"); AveragePool with
+``ceil_mode`` and ``auto_pad`` (the evaluator asserts against it, although ONNX defines it). Every
+dtype runs.
+
+Semantics (found by running): pooling pads max windows with NaN and reduces with ``numpy.nanmax``
+style rules, so NaN is skipped (``nan="ignore"``) ... see ``convequiv/divergences.toml``
+(``onnx-reference-*``) and ``docs/findings/`` for where it differs from the reference.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import onnx
+import onnx.reference
+
+from convequiv.reference.cases import Case, PoolCase
+
+from . import onnx_graph as og
+from .base import Adapter, Arrays, Plan, Semantics, Unsupported
+
+
+class OnnxReferenceAdapter(Adapter):
+    """The cases' ONNX models on ``onnx.reference.ReferenceEvaluator`` (module docstring)."""
+
+    name: ClassVar[str] = "onnx/reference"
+    distributions = ("onnx",)
+    frameworks = ("onnx",)
+    apis = ("pads", "auto_pad")
+    dtypes = ("float32", "float64")
+    produces = frozenset({"y", "shape"})
+    #: Dilated average pooling is answered (convequiv/suite/test_avg_pool_dilation.py).
+    avg_pool_dilation = True
+    #: Ops whose NaN handling follows neither policy, with the divergence record that describes it.
+    no_nan_policy: ClassVar[dict[str, str]] = {"max_pool": "onnx-reference-pool-nan-as-padding"}
+
+    def __init__(self, variant: str | None = None) -> None:
+        base = type(self).name
+        self.opset = og.parse_variant(base, variant, og.newest_opset())
+        if variant is not None:
+            self.name = f"{base}/{variant}"  # type: ignore[misc]  # each variant is a column of its own
+
+    def versions(self) -> dict[str, str]:
+        return {**super().versions(), "opset": str(self.opset)}
+
+    def apis_for(self, op: str) -> tuple[str, ...]:
+        return self.apis if op in ("conv", "max_pool", "avg_pool") else ("pads",)
+
+    def warm_up(self) -> None:
+        plan = og.plan_for(PoolCase("max", (1, 1, 4, 4), 2), "pads", "float32", self.opset)
+        assert isinstance(plan, og.OnnxPlan)
+        onnx.reference.ReferenceEvaluator(og.model(plan)).run(None, {"x": np.zeros((1, 1, 4, 4), np.float32)})
+
+    def support(self, case: Case, api: str, dtype: str) -> og.OnnxPlan | Unsupported:
+        plan = og.plan_for(case, api, dtype, self.opset)
+        refused = isinstance(case, PoolCase) and case.kind == "avg" and case.ceil_mode
+        if isinstance(plan, og.OnnxPlan) and refused and plan.route == "auto_pad":
+            return Unsupported(
+                "the evaluator's AveragePool asserts that ceil_mode is not used with auto_pad (ONNX allows both)",
+                attempt=plan,
+                message="ceil_mode is not supported with auto_pad",
+            )
+        return plan
+
+    def semantics(self, case: Case, api: str) -> Semantics:
+        # Forward only: no tie policy is observable. MaxPool and GlobalMaxPool return NaN for a
+        # window holding NaN where they take the maximum with numpy.max (module docstring).
+        return Semantics(ties="first", nan="propagate")
+
+    def run(self, plan: Plan, inputs: Arrays) -> Arrays:
+        assert isinstance(plan, og.OnnxPlan)
+        proto = og.model(plan)
+        onnx.checker.check_model(proto)
+        (y,) = onnx.reference.ReferenceEvaluator(proto).run(["y"], og.feeds(plan, inputs))
+        return {"y": np.asarray(y), "shape": og.inferred_shape(proto)}
+
+    def reproduction(self, plan: Plan) -> str | None:
+        """Standalone ``onnx.helper`` + ``onnx.reference`` source for ``plan``."""
+        if not isinstance(plan, og.OnnxPlan):
+            return None
+        names = og.input_names(plan.case)
+        lines = [*og.source_header(), "import onnx.reference", "", ""]
+        lines.append("def framework_outputs(inputs):")
+        lines += [f"    {line}" for line in og.source(plan)]
+        lines += [
+            "    onnx.checker.check_model(model)",
+            f"    (y,) = onnx.reference.ReferenceEvaluator(model).run(['y'], {{k: inputs[k] for k in {names!r}}})",
+            "    return {'y': y}",
+        ]
+        return "\n".join(lines) + "\n"
