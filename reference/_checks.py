@@ -20,7 +20,13 @@ F = TypeVar("F", bound=Callable)
 
 def quiet(fn: F) -> F:
     """Run ``fn`` with NumPy's floating-point warnings off: NaN and inf arithmetic (``inf - inf``
-    in a window sum, a NaN maximum) is part of the semantics, not an accident."""
+    in a window sum, a NaN maximum) is part of the semantics, not an accident.
+
+    NumPy 2's ``errstate`` decorator sets a fresh context-local state per call (thread- and
+    re-entry-safe, and cheaper than entering a new ``errstate``); NumPy 1's keeps one state object
+    per decorated function, so there every call enters its own."""
+    if int(np.__version__.split(".")[0]) >= 2:
+        return functools.wraps(fn)(np.errstate(invalid="ignore", over="ignore", divide="ignore")(fn))  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -30,12 +36,18 @@ def quiet(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: ``dtype.kind`` of the accepted arrays: floating, signed and unsigned integer (never bool,
+#: complex, object, string or datetime).
+_REAL_KINDS = frozenset("fiu")
+
+
 def as_float64(op: str, name: str, value: object) -> np.ndarray:
     """``value`` as a float64 array; real integer, boolean-free numeric input only."""
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise TypeError(f"{op}: {name} must be a real integer or floating array, got dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
+    arr = value if type(value) is np.ndarray else np.asarray(value)
+    dtype = arr.dtype
+    if dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{op}: {name} must be a real integer or floating array, got dtype {dtype}")
+    return arr if dtype == np.float64 else arr.astype(np.float64)
 
 
 def batch_input(op: str, name: str, value: object, *, min_spatial: int = 1) -> np.ndarray:
@@ -52,7 +64,7 @@ def batch_input(op: str, name: str, value: object, *, min_spatial: int = 1) -> n
 
 
 def is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool))
 
 
 def per_dim(op: str, name: str, value: object, nd: int, *, minimum: int = 1) -> tuple[int, ...]:

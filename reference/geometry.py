@@ -19,12 +19,20 @@ would start inside the right padding: ``if (out - 1) * s >= n + lo: out -= 1`` (
 Floor mode keeps such a window, so with right padding of at least a stride ceil mode can give one
 window *fewer* than floor mode (PyTorch never meets this: it limits padding to half the kernel).
 An output size below 1 is an error.
+
+:func:`window_geometry` resolves one call's geometry; it is a pure function of its arguments, so
+calls whose arguments are plain ints, strings and tuples / lists of them are answered from a cache
+(:func:`functools.lru_cache`): the suite calls every op several times per example with the same
+geometry. Arguments of other types (NumPy integers, floats, booleans) are resolved, or rejected,
+afresh each time, so the cache never changes what is accepted or the message of an error.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from ._checks import is_int, per_dim
 
@@ -167,22 +175,54 @@ class WindowGeometry:
     dilation: tuple[int, ...]
     padding: Pads
     out: tuple[int, ...]
+    #: What the ops derive from this geometry once (padding plan, view strides, tap masks), keyed
+    #: by what else it depends on; not part of the geometry's identity.
+    memo: dict = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
 
     @property
     def nd(self) -> int:
         return len(self.sizes)
 
-    @property
+    @cached_property
     def span(self) -> tuple[int, ...]:
         """Extent of the padded input that the windows actually read (``>= 1`` per dimension)."""
         return tuple(
             (o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(self.out, self.stride, self.dilation, self.kernel)
         )
 
-    @property
+    @cached_property
     def overhang(self) -> tuple[int, ...]:
         """Cells past the right padding that ceil-mode windows reach (never counted as taps)."""
         return tuple(max(0, span - (n + lo + hi)) for span, n, (lo, hi) in zip(self.span, self.sizes, self.padding))
+
+
+def _plain(args: tuple) -> bool:
+    """Whether every argument is a plain int or str, or a tuple / list of plain ints or of tuples /
+    lists of plain ints: a cache key that compares equal only to itself (``True == 1`` and
+    ``3.0 == 3`` never reach the cache)."""
+    for value in args:
+        kind = type(value)
+        if kind is int or kind is str:
+            continue
+        if kind is not tuple and kind is not list:
+            return False
+        for item in value:
+            inner = type(item)
+            if inner is int:
+                continue
+            if inner is not tuple and inner is not list:
+                return False
+            for leaf in item:
+                if type(leaf) is not int:
+                    return False
+    return True
+
+
+def _frozen(value: object) -> object:
+    """A plain value with its lists as tuples (hashable, and equal for either spelling)."""
+    if type(value) is list or type(value) is tuple:
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def window_geometry(
@@ -195,7 +235,29 @@ def window_geometry(
     dilation: object = 1,
     ceil_mode: bool = False,
 ) -> WindowGeometry:
-    """Validate and resolve every geometric argument of a sliding-window op."""
+    """Validate and resolve every geometric argument of a sliding-window op (cached for plain
+    arguments, see the module docstring)."""
+    args = (op, sizes, kernel, stride, padding, dilation)
+    if type(ceil_mode) is bool and _plain(args):
+        try:
+            return _cached_geometry(*args, ceil_mode)
+        except TypeError as error:  # a list somewhere: unhashable until frozen
+            if "unhashable" not in str(error):
+                raise
+            return _cached_geometry(*_frozen(args), ceil_mode)  # type: ignore[misc]
+    return _resolve_geometry(op, tuple(sizes), kernel, stride, padding, dilation, ceil_mode)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_geometry(
+    op: str, sizes: tuple[int, ...], kernel: object, stride: object, padding: object, dilation: object, ceil_mode: bool
+) -> WindowGeometry:
+    return _resolve_geometry(op, sizes, kernel, stride, padding, dilation, ceil_mode)
+
+
+def _resolve_geometry(
+    op: str, sizes: tuple[int, ...], kernel: object, stride: object, padding: object, dilation: object, ceil_mode: bool
+) -> WindowGeometry:
     nd = len(sizes)
     ks = per_dim(op, "kernel", kernel, nd)
     ss = per_dim(op, "stride", stride, nd)

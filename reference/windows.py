@@ -7,30 +7,110 @@ tap gives a strided ``(..., *out)`` view, so ops loop over kernel taps, never ov
 
 Anything that must materialise windows (the im2col matrix of a convolution) does it in blocks of
 batch items and output rows whose size stays under :data:`CHUNK_BYTES`.
+
+The suite calls these on tiny arrays many times per example, so the fixed cost of a call matters as
+much as its throughput: :func:`pad` writes the interior and the border slabs of one new array (no
+``numpy.pad``), :func:`window_view` builds the view with the ``numpy.ndarray`` constructor on the
+padded buffer (``as_strided`` only for a non-contiguous input), and the tap list of a geometry is
+built once.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from types import EllipsisType
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .geometry import WindowGeometry
 
+#: A NumPy index built from tuples of slices and ints.
+Index = tuple[Any, ...]
+
 #: Upper bound, in bytes, on any temporary window copy (the im2col block of a convolution).
 CHUNK_BYTES = 32 * 2**20
 
 
+def _pad_plan(geom: WindowGeometry) -> tuple[tuple[int, ...], tuple[slice, ...], list[tuple[slice, ...]]] | None:
+    """Padded spatial shape, the interior's index, and the index of every border slab (``None``
+    when nothing is padded); computed once per geometry."""
+    try:
+        return geom.memo["pad"]
+    except KeyError:
+        plan = geom.memo["pad"] = _make_pad_plan(geom)
+        return plan
+
+
+def _make_pad_plan(geom: WindowGeometry) -> tuple[tuple[int, ...], tuple[slice, ...], list[tuple[slice, ...]]] | None:
+    widths = [(lo, hi + oh) for (lo, hi), oh in zip(geom.padding, geom.overhang)]
+    if not any(lo or hi for lo, hi in widths):
+        return None
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(geom.sizes, widths))
+    interior = tuple(slice(lo, lo + n) for n, (lo, _) in zip(geom.sizes, widths))
+    slabs = []
+    for dim, (lo, hi) in enumerate(widths):
+        # Slabs of earlier dimensions already cover their full extent; this one spans the interior
+        # of the earlier dimensions only (no cell is written twice) and everything after it.
+        before, after = interior[:dim], (slice(None),) * (len(widths) - dim - 1)
+        if lo:
+            slabs.append((*before, slice(0, lo), *after))
+        if hi:
+            slabs.append((*before, slice(padded[dim] - hi, padded[dim]), *after))
+    return padded, interior, slabs
+
+
+#: Below this many elements :func:`pad` fills the whole array and then writes the interior (two
+#: calls); above it, only the border slabs are filled, so no cell is written twice.
+SMALL_PAD = 1 << 16
+
+
 def pad(x: np.ndarray, geom: WindowGeometry, value: float) -> np.ndarray:
     """Pad the trailing spatial axes by ``(lo, hi + overhang)`` with the constant ``value``."""
-    lead = [(0, 0)] * (x.ndim - geom.nd)
-    widths = lead + [(lo, hi + oh) for (lo, hi), oh in zip(geom.padding, geom.overhang)]
-    if not any(lo or hi for lo, hi in widths):
+    plan = _pad_plan(geom)
+    if plan is None:
         return x
-    return np.pad(x, widths, mode="constant", constant_values=value)
+    padded, interior, slabs = plan
+    shape = x.shape[: x.ndim - geom.nd] + padded
+    inside: Index = (Ellipsis, *interior)
+    if x.size < SMALL_PAD:
+        out = np.zeros(shape, dtype=x.dtype) if value == 0 else np.full(shape, value, dtype=x.dtype)
+        out[inside] = x
+        return out
+    out = np.empty(shape, dtype=x.dtype)
+    out[inside] = x
+    for slab in slabs:
+        border: Index = (Ellipsis, *slab)
+        out[border] = value
+    return out
+
+
+def _view_layout(
+    shape: tuple[int, ...], strides: tuple[int, ...], geom: WindowGeometry
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    key = ("view", shape, strides)
+    try:
+        return geom.memo[key]
+    except KeyError:
+        layout = geom.memo[key] = _make_view_layout(shape, strides, geom)
+        return layout
+
+
+def _make_view_layout(
+    shape: tuple[int, ...], strides: tuple[int, ...], geom: WindowGeometry
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    nd = geom.nd
+    spatial_strides = strides[-nd:]
+    view_shape = shape[:-nd] + geom.out + geom.kernel
+    view_strides = (
+        strides[:-nd]
+        + tuple(st * s for st, s in zip(spatial_strides, geom.stride))
+        + tuple(st * d for st, d in zip(spatial_strides, geom.dilation))
+    )
+    return view_shape, view_strides
 
 
 def window_view(xpad: np.ndarray, geom: WindowGeometry, *, writeable: bool = False) -> np.ndarray:
@@ -39,26 +119,90 @@ def window_view(xpad: np.ndarray, geom: WindowGeometry, *, writeable: bool = Fal
     A writeable view is only safe to update one tap at a time: different taps alias the same
     memory when windows overlap.
     """
-    nd = geom.nd
-    spatial_strides = xpad.strides[-nd:]
-    shape = xpad.shape[:-nd] + geom.out + geom.kernel
-    strides = (
-        xpad.strides[:-nd]
-        + tuple(st * s for st, s in zip(spatial_strides, geom.stride))
-        + tuple(st * d for st, d in zip(spatial_strides, geom.dilation))
-    )
-    return as_strided(xpad, shape, strides, writeable=writeable)
+    shape, strides = _view_layout(xpad.shape, xpad.strides, geom)
+    if not xpad.flags.c_contiguous or (writeable and not xpad.flags.writeable):
+        return as_strided(xpad, shape, strides, writeable=writeable)
+    view = np.ndarray(shape, xpad.dtype, xpad, 0, strides)
+    if not writeable:
+        view.setflags(write=False)
+    return view
+
+
+@functools.lru_cache(maxsize=1024)
+def tap_list(kernel: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Kernel tap indices in row-major window order (the order that defines "first maximum")."""
+    return tuple(np.ndindex(*kernel))
 
 
 def taps(geom: WindowGeometry) -> Iterator[tuple[int, ...]]:
     """Kernel tap indices in row-major window order (the order that defines "first maximum")."""
-    return iter(np.ndindex(*geom.kernel))
+    return iter(tap_list(geom.kernel))
 
 
 def tap_index(tap: tuple[int, ...]) -> tuple[EllipsisType | int, ...]:
     """The index ``(..., *tap)``: applied to a :func:`window_view` it gives that tap of every
     window, a strided ``(..., *out)`` view."""
     return (Ellipsis, *tap)
+
+
+#: Up to this many values :func:`col2im` adds them with one ``numpy.bincount`` (a fixed cost of a
+#: few calls); above it, one strided add per tap (a fixed cost per tap, but vectorised).
+SMALL_SCATTER = 1 << 14
+
+
+def padded_shape(geom: WindowGeometry) -> tuple[int, ...]:
+    """Spatial shape of a padded array: ``n + lo + hi + overhang`` per dimension."""
+    plan = _pad_plan(geom)
+    return geom.sizes if plan is None else plan[0]
+
+
+def tap_offsets(geom: WindowGeometry) -> np.ndarray:
+    """Flat offset of ``xpad[i * s + k * d]`` within one padded plane, as a ``(T * P,)`` array in
+    ``(*kernel, *out)`` order (computed once per geometry)."""
+    try:
+        return geom.memo["offsets"]
+    except KeyError:
+        pass
+    padded = padded_shape(geom)
+    plane_strides = [math.prod(padded[dim + 1 :]) for dim in range(geom.nd)]
+    nd = geom.nd
+    offsets = np.zeros(geom.kernel + geom.out, dtype=np.int64)
+    for dim, (k, s, d, out, step) in enumerate(zip(geom.kernel, geom.stride, geom.dilation, geom.out, plane_strides)):
+        along = [1] * (2 * nd)
+        along[dim], along[nd + dim] = k, out
+        offsets += (np.arange(k) * (d * step)).reshape(along[:nd] + [1] * nd)
+        offsets += (np.arange(out) * (s * step)).reshape([1] * nd + along[nd:])
+    flat = geom.memo["offsets"] = offsets.reshape(-1)
+    flat.setflags(write=False)
+    return flat
+
+
+def col2im(values: np.ndarray, geom: WindowGeometry) -> np.ndarray:
+    """The padded array ``z`` with ``z[..., i * s + k * d] = sum of values[..., k, i]`` over every
+    tap ``k`` of every window ``i`` that reads the cell; ``values`` is ``(..., *kernel, *out)``.
+
+    The sums are taken in tap order starting from zero, in both ways of computing them: small
+    inputs (at most :data:`SMALL_SCATTER` values) go through one ``numpy.bincount`` over the flat
+    cell index of every value (which adds in index order, and a cell's values come in tap order),
+    larger ones through one strided add per tap. The results are identical.
+    """
+    nd = geom.nd
+    lead = values.shape[: values.ndim - 2 * nd]
+    padded = padded_shape(geom)
+    if values.size <= SMALL_SCATTER:
+        planes, plane = math.prod(lead), math.prod(padded)
+        index = (np.arange(planes) * plane)[:, None] + tap_offsets(geom)
+        summed = np.bincount(index.reshape(-1), weights=values.reshape(-1), minlength=planes * plane)
+        return summed.reshape(lead + padded)
+    z = np.zeros(lead + padded, dtype=np.float64)
+    view = window_view(z, geom, writeable=True)
+    rest = (slice(None),) * nd
+    for tap in tap_list(geom.kernel):
+        at: Index = (Ellipsis, *tap)
+        source: Index = (Ellipsis, *tap, *rest)
+        target = view[at]
+        np.add(target, values[source], out=target)
+    return z
 
 
 def tap_count_per_dim(geom: WindowGeometry, *, lo_bound: str) -> list[np.ndarray]:
@@ -84,20 +228,24 @@ def outer_product(factors: list[np.ndarray]) -> np.ndarray:
     return result
 
 
-def blocks(batch: int, geom: WindowGeometry, bytes_per_window: int) -> Iterator[tuple[slice, slice]]:
-    """``(batch slice, first-output-axis slice)`` blocks whose window copies fit :data:`CHUNK_BYTES`.
+def blocks(
+    batch: int, geom: WindowGeometry, bytes_per_window: int, *, limit: int | None = None
+) -> Iterator[tuple[slice, slice]]:
+    """``(batch slice, first-output-axis slice)`` blocks whose window copies fit ``limit`` bytes
+    (:data:`CHUNK_BYTES` by default, read at call time).
 
     ``bytes_per_window`` is the size of one output position's materialised window (all channels).
     """
+    limit = CHUNK_BYTES if limit is None else limit
     rows = geom.out[0]
     row_bytes = bytes_per_window * math.prod(geom.out[1:])
     item_bytes = row_bytes * rows
-    if item_bytes <= CHUNK_BYTES:
-        per_block = max(1, CHUNK_BYTES // max(item_bytes, 1))
+    if item_bytes <= limit:
+        per_block = max(1, limit // max(item_bytes, 1))
         for b0 in range(0, batch, per_block):
             yield slice(b0, min(batch, b0 + per_block)), slice(0, rows)
         return
-    rows_per_block = max(1, CHUNK_BYTES // max(row_bytes, 1))
+    rows_per_block = max(1, limit // max(row_bytes, 1))
     for b0 in range(batch):
         for r0 in range(0, rows, rows_per_block):
             yield slice(b0, b0 + 1), slice(r0, min(rows, r0 + rows_per_block))
