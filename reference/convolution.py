@@ -14,9 +14,41 @@ the resolved ``(lo, hi)`` pairs. The backward pass, for an upstream gradient ``d
     dw[o, c, k] = sum_{n, i} dy[n, o, i] * xpad[n, g * Cg + c, i * s + k * d]
     dxpad[n, g * Cg + c, i * s + k * d] += sum_{o in group g} dy[n, o, i] * w[o, c, k]
 
-and ``dx`` is ``dxpad`` with the padding cropped away. Every sum is one matrix product per block
-of an im2col matrix whose size is bounded by :data:`convequiv.reference.windows.CHUNK_BYTES`. Inputs are
-converted to float64 and the results are float64.
+and ``dx`` is ``dxpad`` with the padding cropped away. Inputs are converted to float64 and the
+results are float64.
+
+Two structures compute these sums; both loop over blocks of batch items (and, for one huge item,
+over blocks of output rows), never over channels or positions. With ``T = prod(kernel)`` taps,
+``P`` output positions per item and ``K = Cg * T``:
+
+* ``"gemm"`` (im2col): each block's windows are copied once into an ``(items, G, K, P)`` matrix,
+  and one batched matrix product per block writes ``y`` directly in its ``(N, O, *out)`` layout
+  (``(G, Og, K) @ (items, G, K, P)``, no transpose of the result). The backward pass reuses that
+  matrix: ``dw`` is ``dy @ cols^T`` per item (summed over the block), and ``dcols = w^T @ dy`` is
+  added back through the window geometry (:func:`convequiv.reference.windows.col2im`, or tap by tap
+  into a writeable window view when the work is split into blocks). A ``1 x ... x 1`` kernel with
+  stride 1 and no padding copies nothing: ``x`` itself is the matrix.
+* ``"taps"`` (:mod:`convequiv.reference.depthwise`): a depthwise convolution (``C == G == O``: one
+  input and one output channel per group) as a loop over kernel taps in the channels-last layout,
+  one contiguous multiply and add per tap and cache-sized block, no im2col copy.
+
+The cost rule (:func:`structure`, decided once per call shape): a depthwise convolution takes the
+tap loop when it has at least :data:`TAPS_MIN_OUTPUTS` output values per batch item, everything
+else takes im2col. Why: im2col's product per group and item has one output row (``Og == 1``) and
+``K = T`` columns, a matrix-vector product that streams the ``T`` copied values of every position
+once: its time is the copy of ``T * P`` values plus one product call per group and item (``N * G``
+calls of a few microseconds each), and those calls dominate a depthwise layer (``G`` in the
+hundreds). The tap loop moves the same ``T * P`` values per channel but through the cache, in
+``2 T`` vectorised calls per block of about :data:`convequiv.reference.depthwise.BLOCK_BYTES`,
+plus two layout copies; for a small output those fixed costs exceed the products' and im2col wins.
+With more than one input channel per group the product has a real contraction (``K = Cg * T``)
+and im2col's copy pays for itself; with several output channels per group (a depth multiplier, or
+a single-channel input with many filters) its product reuses every copied value ``Og`` times.
+
+Memory: the im2col block stays under :data:`convequiv.reference.windows.CHUNK_BYTES` (and under
+:data:`CACHE_BYTES` when a block of at least one item fits it, so that a copied block is still in
+cache when the product reads it); the tap loop holds one channels-last copy of ``x`` (padded) and
+of ``y`` (or ``dy`` and ``dx``) and block-sized scratch.
 """
 
 from __future__ import annotations
@@ -25,9 +57,20 @@ import math
 
 import numpy as np
 
+from . import depthwise, windows
 from ._checks import as_float64, batch_input, cotangent, is_int, quiet
 from .geometry import WindowGeometry, window_geometry
-from .windows import blocks, pad, tap_index, taps, window_view
+from .windows import Index, col2im, pad, tap_index, tap_list, window_view
+
+#: Preferred size of one block's im2col matrix or scratch array: about the per-core L2 cache, so
+#: that a block copied (or written) by one call is read by the next from cache.
+CACHE_BYTES = 2 * 2**20
+
+#: A depthwise convolution takes the tap loop from this many output values per batch item on
+#: (the cost rule in the module docstring).
+TAPS_MIN_OUTPUTS = 2**12
+
+STRUCTURES = ("gemm", "taps")
 
 
 def _setup(op: str, x: object, w: object, stride: object, padding: object, dilation: object, groups: object):
@@ -60,34 +103,79 @@ def _setup(op: str, x: object, w: object, stride: object, padding: object, dilat
     return xa, wa, g, geom
 
 
-def _im2col(view: np.ndarray, groups: int) -> np.ndarray:
-    """Window block ``(n, C, *out, *kernel)`` -> ``(G, Cg * prod(kernel), n * prod(out))`` copy."""
+def structure(channels: int, out_channels: int, groups: int, geom: WindowGeometry) -> str:
+    """``"gemm"`` or ``"taps"`` for one call shape, by the cost rule of the module docstring."""
+    key = ("conv", channels, out_channels, groups)
+    try:
+        return geom.memo[key]
+    except KeyError:
+        chosen = geom.memo[key] = _structure(channels, out_channels, groups, geom)
+        return chosen
+
+
+def _structure(channels: int, out_channels: int, groups: int, geom: WindowGeometry) -> str:
+    if not channels == groups == out_channels:
+        return "gemm"
+    outputs = channels * math.prod(geom.out)
+    return "taps" if outputs >= TAPS_MIN_OUTPUTS else "gemm"
+
+
+def _blocks(batch: int, geom: WindowGeometry, bytes_per_window: int) -> list[tuple[slice, slice]]:
+    """Blocks of :func:`convequiv.reference.windows.blocks` sized for the cache when an item fits it."""
+    limit = windows.CHUNK_BYTES
+    item = bytes_per_window * math.prod(geom.out)
+    if item <= CACHE_BYTES:
+        limit = min(limit, CACHE_BYTES)
+    if item * batch <= limit:
+        return [(slice(0, batch), slice(0, geom.out[0]))]
+    return list(windows.blocks(batch, geom, bytes_per_window, limit=limit))
+
+
+def _no_copy(xa: np.ndarray, geom: WindowGeometry) -> bool:
+    """A 1 x ... x 1 kernel, stride 1, no padding, contiguous ``x``: ``x`` itself is the im2col matrix."""
+    return (
+        all(k == 1 for k in geom.kernel)
+        and all(s == 1 for s in geom.stride)
+        and not any(lo or hi for lo, hi in geom.padding)
+        and xa.flags.c_contiguous
+    )
+
+
+def _cols(view: np.ndarray, groups: int) -> np.ndarray:
+    """Window block ``(n, C, *out, *kernel)`` -> ``(n, G, Cg * prod(kernel), prod(out))`` copy."""
     n, c = view.shape[:2]
     nd = (view.ndim - 2) // 2
-    split = view.reshape((n, groups, c // groups) + view.shape[2:])
-    order = (1, 2, *range(3 + nd, 3 + 2 * nd), 0, *range(3, 3 + nd))
-    rows = (c // groups) * math.prod(view.shape[2 + nd :])
-    return split.transpose(order).reshape(groups, rows, -1)
+    order = (0, 1, *range(2 + nd, 2 + 2 * nd), *range(2, 2 + nd))
+    cols = np.empty((n, c) + view.shape[2 + nd :] + view.shape[2 : 2 + nd])
+    cols[...] = view.transpose(order)
+    return cols.reshape(n, groups, -1, math.prod(view.shape[2 : 2 + nd]))
 
 
-def _from_groups(mat: np.ndarray, n: int, out: tuple[int, ...]) -> np.ndarray:
-    """``(G, Og, n * prod(out))`` -> ``(n, G * Og, *out)``."""
-    g, og = mat.shape[:2]
-    nd = len(out)
-    blocked = mat.reshape((g, og, n) + out)
-    return blocked.transpose((2, 0, 1, *range(3, 3 + nd))).reshape((n, g * og) + out)
+def _rows(geom: WindowGeometry, rs: slice) -> tuple[int, ...]:
+    return (rs.stop - rs.start,) + geom.out[1:]
 
 
-def _to_groups(arr: np.ndarray, groups: int) -> np.ndarray:
-    """``(n, G * Og, *out)`` -> ``(G, Og, n * prod(out))`` copy."""
-    n, o = arr.shape[:2]
-    nd = arr.ndim - 2
-    split = arr.reshape((n, groups, o // groups) + arr.shape[2:])
-    return split.transpose((1, 2, 0, *range(3, 3 + nd))).reshape(groups, o // groups, -1)
+def _whole(geom: WindowGeometry, rs: slice) -> bool:
+    return rs.start == 0 and rs.stop == geom.out[0]
 
 
-def _block_bytes(c: int, geom: WindowGeometry) -> int:
-    return c * math.prod(geom.kernel) * 8
+def _forward_gemm(xa: np.ndarray, wa: np.ndarray, g: int, geom: WindowGeometry, y: np.ndarray) -> None:
+    n, c = xa.shape[:2]
+    o = wa.shape[0]
+    wmat = wa.reshape(g, o // g, -1)
+    if _no_copy(xa, geom):
+        for bs, _ in _blocks(n, geom, 0):
+            nb = bs.stop - bs.start
+            np.matmul(wmat, xa[bs].reshape(nb, g, c // g, -1), out=y[bs].reshape(nb, g, o // g, -1))
+        return
+    view = window_view(pad(xa, geom, 0.0), geom)
+    for bs, rs in _blocks(n, geom, c * math.prod(geom.kernel) * 8):
+        cols = _cols(view[bs, :, rs], g)
+        nb = cols.shape[0]
+        if _whole(geom, rs):
+            np.matmul(wmat, cols, out=y[bs].reshape(nb, g, o // g, -1))
+        else:
+            y[bs, :, rs] = np.matmul(wmat, cols).reshape((nb, o) + _rows(geom, rs))
 
 
 @quiet
@@ -106,25 +194,98 @@ def conv(
     ``padding``: int, per-dimension ints, per-dimension ``(lo, hi)`` pairs, ``"valid"``, ``"same"``
     or ``"same_lower"`` (see :mod:`convequiv.reference.geometry`). Returns float64 ``(N, O, *out)``.
     """
+    return _conv(x, w, b, stride, padding, dilation, groups, None)
+
+
+def _conv(x, w, b, stride, padding, dilation, groups, forced: str | None) -> np.ndarray:
+    """:func:`conv` with its structure chosen by the cost rule, or ``forced`` (the proof runs both)."""
     op = "conv"
     xa, wa, g, geom = _setup(op, x, w, stride, padding, dilation, groups)
+    n, c = xa.shape[:2]
     o = wa.shape[0]
     ba = None
     if b is not None:
         ba = as_float64(op, "b", b)
         if ba.shape != (o,):
             raise ValueError(f"{op}: b must have shape (O,) = ({o},), got shape {ba.shape}")
-    n = xa.shape[0]
-    view = window_view(pad(xa, geom, 0.0), geom)
-    wmat = wa.reshape(g, o // g, -1)
-    y = np.empty((n, o) + geom.out, dtype=np.float64)
-    for bs, rs in blocks(n, geom, _block_bytes(xa.shape[1], geom)):
-        cols = _im2col(view[bs, :, rs], g)
-        out = (rs.stop - rs.start,) + geom.out[1:]
-        y[bs, :, rs] = _from_groups(np.matmul(wmat, cols), cols.shape[2] // math.prod(out), out)
+    if (forced or structure(c, o, g, geom)) == "taps" and c == g == o:
+        y = depthwise.forward(xa, wa, geom)
+    else:
+        y = np.empty((n, o) + geom.out, dtype=np.float64)
+        _forward_gemm(xa, wa, g, geom, y)
     if ba is not None:
         y += ba.reshape((o,) + (1,) * geom.nd)
     return y
+
+
+def _crop(dxpad: np.ndarray, geom: WindowGeometry) -> np.ndarray:
+    if dxpad.shape[2:] == geom.sizes:
+        return dxpad
+    crop = (slice(None), slice(None)) + tuple(slice(lo, lo + size) for (lo, _), size in zip(geom.padding, geom.sizes))
+    return np.ascontiguousarray(dxpad[crop])
+
+
+def _padded_zeros(xa: np.ndarray, geom: WindowGeometry) -> np.ndarray:
+    shape = xa.shape[:2] + tuple(n + lo + hi + oh for n, (lo, hi), oh in zip(geom.sizes, geom.padding, geom.overhang))
+    return np.zeros(shape, dtype=np.float64)
+
+
+def _cols_by_group(view: np.ndarray, groups: int) -> np.ndarray:
+    """Window block ``(n, C, *out, *kernel)`` -> ``(G, Cg * prod(kernel), n * prod(out))`` copy:
+    the positions of every item of the block side by side, so that ``dw`` is one product with a
+    contraction over all of them."""
+    n, c = view.shape[:2]
+    nd = (view.ndim - 2) // 2
+    order = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))
+    cols = np.empty((c,) + view.shape[2 + nd :] + (n,) + view.shape[2 : 2 + nd])
+    cols[...] = view.transpose(order)
+    return cols.reshape(groups, -1, n * math.prod(view.shape[2 : 2 + nd]))
+
+
+def _backward_gemm(xa, wa, dya, g: int, geom: WindowGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """im2col backward: ``x`` itself for a 1 x 1 kernel without stride or padding; the per-item
+    matrix and one col2im for a small call (at most ``SMALL_SCATTER`` values in dcols); otherwise
+    blocks of the group-major matrix, whose ``dw`` product contracts over every position of the
+    block at once and whose ``dcols`` go back tap by tap."""
+    n, c = xa.shape[:2]
+    o = wa.shape[0]
+    og, cg, nd = o // g, c // g, geom.nd
+    wmat = wa.reshape(g, og, -1)
+    wmat_t = wmat.transpose(0, 2, 1)
+    dwmat = np.zeros_like(wmat)
+    if _no_copy(xa, geom):
+        dx = np.empty(xa.shape, dtype=np.float64)
+        for bs, _ in _blocks(n, geom, 0):
+            nb = bs.stop - bs.start
+            dyb = dya[bs].reshape(nb, g, og, -1)
+            dwmat += np.matmul(dyb, xa[bs].reshape(nb, g, cg, -1).transpose(0, 1, 3, 2)).sum(axis=0)
+            np.matmul(wmat_t, dyb, out=dx[bs].reshape(nb, g, cg, -1))
+        return dx, dwmat
+    view = window_view(pad(xa, geom, 0.0), geom)
+    if n * c * math.prod(geom.kernel) * math.prod(geom.out) <= windows.SMALL_SCATTER:
+        cols = _cols(view, g)  # (n, G, K, P)
+        dyb = dya.reshape(n, g, og, -1)
+        dwmat += np.matmul(dyb, cols.transpose(0, 1, 3, 2)).sum(axis=0)
+        np.matmul(wmat_t, dyb, out=cols)  # dcols, in the im2col buffer
+        return _crop(col2im(cols.reshape((n, c) + geom.kernel + geom.out), geom), geom), dwmat
+    dxpad = _padded_zeros(xa, geom)
+    dview = window_view(dxpad, geom, writeable=True)
+    for bs, rs in _blocks(n, geom, c * math.prod(geom.kernel) * 8):
+        cols = _cols_by_group(view[bs, :, rs], g)  # (G, K, nb * P)
+        rows = _rows(geom, rs)
+        nb = bs.stop - bs.start
+        dyg = np.empty((o, nb) + rows)
+        dyg[...] = dya[bs, :, rs].transpose(1, 0, *range(2, 2 + nd))
+        dyg = dyg.reshape(g, og, -1)
+        dwmat += np.matmul(dyg, cols.transpose(0, 2, 1))
+        np.matmul(wmat_t, dyg, out=cols)
+        dcols = cols.reshape((c,) + geom.kernel + (nb,) + rows)
+        dblock = dview[bs, :, rs]
+        for tap in tap_list(geom.kernel):
+            target = dblock[tap_index(tap)]
+            at: Index = (slice(None), *tap)
+            np.add(target, dcols[at].swapaxes(0, 1), out=target)
+    return _crop(dxpad, geom), dwmat
 
 
 @quiet
@@ -142,29 +303,19 @@ def conv_backward(
 
     ``dy`` must have the forward output shape ``(N, O, *out)``. All results are float64.
     """
+    return _conv_backward(x, w, dy, stride, padding, dilation, groups, None)
+
+
+def _conv_backward(x, w, dy, stride, padding, dilation, groups, forced: str | None):
+    """:func:`conv_backward` with its structure chosen by the cost rule, or ``forced``."""
     op = "conv_backward"
     xa, wa, g, geom = _setup(op, x, w, stride, padding, dilation, groups)
-    n, o = xa.shape[0], wa.shape[0]
+    n, c = xa.shape[:2]
+    o = wa.shape[0]
     dya = cotangent(op, dy, (n, o) + geom.out)
-    xpad = pad(xa, geom, 0.0)
-    view = window_view(xpad, geom)
-    dxpad = np.zeros(xpad.shape, dtype=np.float64)
-    dview = window_view(dxpad, geom, writeable=True)
-    wmat = wa.reshape(g, o // g, -1)
-    dwmat = np.zeros_like(wmat)
-    kernel_axes = (slice(None),) * 2
-    for bs, rs in blocks(n, geom, _block_bytes(xa.shape[1], geom)):
-        cols = _im2col(view[bs, :, rs], g)
-        dyg = _to_groups(dya[bs, :, rs], g)
-        dwmat += np.matmul(dyg, cols.transpose(0, 2, 1))
-        out = (rs.stop - rs.start,) + geom.out[1:]
-        nb = cols.shape[2] // math.prod(out)
-        dcols = np.matmul(wmat.transpose(0, 2, 1), dyg).reshape((g, xa.shape[1] // g) + geom.kernel + (nb,) + out)
-        dblock = dview[bs, :, rs]
-        for tap in taps(geom):
-            contribution = dcols[(*kernel_axes, *tap)]  # (G, Cg, nb, *out)
-            dblock[tap_index(tap)] += _from_groups(contribution.reshape(g, xa.shape[1] // g, -1), nb, out)
-    crop = (slice(None), slice(None)) + tuple(slice(lo, lo + size) for (lo, _), size in zip(geom.padding, geom.sizes))
-    dx = np.ascontiguousarray(dxpad[crop])
+    if (forced or structure(c, o, g, geom)) == "taps" and c == g == o:
+        dx, dwmat = depthwise.backward(xa, wa, dya, geom)
+    else:
+        dx, dwmat = _backward_gemm(xa, wa, dya, g, geom)
     db = dya.sum(axis=(0, *range(2, dya.ndim)))
     return dx, dwmat.reshape(wa.shape), db
