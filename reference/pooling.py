@@ -33,18 +33,37 @@ TensorFlow / Keras ``"same"`` behaviour). With dilation the divisor counts the w
 is ``dx[tap] += dy / divisor`` for every input tap of every window.
 
 Inputs are converted to float64; results are float64.
+
+Implementation: every reduction runs over the window taps of a strided view of the padded input
+(:mod:`convequiv.reference.windows`), never over positions. Small inputs (at most
+:data:`SMALL_WINDOWS` window taps) copy their windows once into a tap-major ``(T, ..., *out)``
+array and reduce along its first axis in one call; larger ones reduce tap by tap into the output.
+Both reduce the taps in row-major order. The max-pool gradient is computed for all taps at once
+from the tap-major windows of blocks of planes (each block's copy under
+:data:`convequiv.reference.windows.CHUNK_BYTES`): which taps are maximal, the first of them (or
+their count), and one ``numpy.bincount`` that adds each routed gradient to the flat index of its
+cell, in tap order. The average-pool gradient is the col2im of ``dy / divisor`` broadcast over the
+taps (:func:`convequiv.reference.windows.col2im`). The divisor and the map of which taps lie on
+input cells are computed once per geometry.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from . import windows
 from ._checks import batch_input, choice, cotangent, flag, quiet
 from .geometry import WindowGeometry, window_geometry
-from .windows import outer_product, pad, tap_count_per_dim, tap_index, taps, window_view
+from .windows import col2im, outer_product, pad, padded_shape, tap_count_per_dim, tap_index, taps, window_view
 
 NAN_POLICIES = ("propagate", "ignore")
 TIE_POLICIES = ("first", "split")
+
+#: Up to this many window taps (output cells times kernel taps) the forward reductions copy the
+#: windows and reduce them in one call; above it they reduce tap by tap without a copy.
+SMALL_WINDOWS = 1 << 14
 
 
 def _geometry(op, x, kernel, stride, padding, dilation, ceil_mode) -> tuple[np.ndarray, WindowGeometry]:
@@ -63,19 +82,26 @@ def _geometry(op, x, kernel, stride, padding, dilation, ceil_mode) -> tuple[np.n
 
 
 def _crop(dxpad: np.ndarray, geom: WindowGeometry) -> np.ndarray:
+    if dxpad.shape[dxpad.ndim - geom.nd :] == geom.sizes:
+        return dxpad
     lead = (slice(None),) * (dxpad.ndim - geom.nd)
     spatial = tuple(slice(lo, lo + n) for (lo, _), n in zip(geom.padding, geom.sizes))
     return np.ascontiguousarray(dxpad[lead + spatial])
 
 
-def _input_taps(geom: WindowGeometry) -> np.ndarray:
-    """Boolean ``(*out, *kernel)``: whether each tap of each window lies on a real input cell."""
-    inside = np.ones(geom.sizes, dtype=bool)
-    return window_view(pad(inside, geom, False), geom)
+def _tap_major(view: np.ndarray, geom: WindowGeometry) -> np.ndarray:
+    """Copy of a window view ``(..., *out, *kernel)`` as ``(T, ..., *out)``, taps in row-major order."""
+    nd, lead = geom.nd, view.ndim - 2 * geom.nd
+    order = (*range(lead + nd, lead + 2 * nd), *range(lead + nd))
+    copy = np.empty(geom.kernel + view.shape[: lead + nd], dtype=view.dtype)
+    copy[...] = view.transpose(order)
+    return copy.reshape((-1,) + view.shape[: lead + nd])
 
 
-def _max_reduce(view: np.ndarray, geom: WindowGeometry, nan: str) -> np.ndarray:
-    combine = np.maximum if nan == "propagate" else np.fmax
+def _reduce(view: np.ndarray, geom: WindowGeometry, combine: np.ufunc) -> np.ndarray:
+    """``combine`` over the taps of every window, in row-major tap order (module docstring)."""
+    if view.size <= SMALL_WINDOWS:
+        return combine.reduce(_tap_major(view, geom), axis=0)
     out: np.ndarray | None = None
     for tap in taps(geom):
         values = view[tap_index(tap)]
@@ -84,7 +110,36 @@ def _max_reduce(view: np.ndarray, geom: WindowGeometry, nan: str) -> np.ndarray:
     return out
 
 
-@quiet
+def _input_taps(geom: WindowGeometry) -> np.ndarray | None:
+    """Boolean ``(T, *out)``: whether each tap of each window lies on a real input cell (``None``
+    when every tap does); computed once per geometry."""
+    try:
+        return geom.memo["input taps"]
+    except KeyError:
+        pass
+    inside = np.ones(geom.sizes, dtype=bool)
+    real = _tap_major(window_view(pad(inside, geom, False), geom), geom)
+    mask = geom.memo["input taps"] = None if real.all() else real
+    if mask is not None:
+        mask.setflags(write=False)
+    return mask
+
+
+def _route_tables(geom: WindowGeometry, planes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flat offset of every tap of every window within one padded plane ``(T, P)``, the first
+    flat index of each of ``planes`` planes ``(planes, 1)``, and the window numbers ``(P,)``."""
+    key = ("route", planes)
+    try:
+        return geom.memo[key]
+    except KeyError:
+        pass
+    positions = math.prod(geom.out)
+    offsets = windows.tap_offsets(geom).reshape(-1, positions)
+    base = (np.arange(planes) * math.prod(padded_shape(geom)))[:, None]
+    tables = geom.memo[key] = (offsets, base, np.arange(positions))
+    return tables
+
+
 def max_pool(
     x: object,
     kernel: int | tuple[int, ...],
@@ -99,7 +154,8 @@ def max_pool(
     op = "max_pool"
     choice(op, "nan", nan, NAN_POLICIES)
     xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
-    return _max_reduce(window_view(pad(xa, geom, -np.inf), geom), geom, nan)
+    view = window_view(pad(xa, geom, -np.inf), geom)
+    return _reduce(view, geom, np.maximum if nan == "propagate" else np.fmax)
 
 
 @quiet
@@ -121,36 +177,76 @@ def max_pool_backward(
     choice(op, "nan", nan, NAN_POLICIES)
     xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
     dya = cotangent(op, dy, xa.shape[:2] + geom.out)
-    xpad = pad(xa, geom, -np.inf)
-    view = window_view(xpad, geom)
-    out = _max_reduce(view, geom, nan)
-    real = _input_taps(geom)
-    out_is_nan = np.isnan(out) if nan == "propagate" else np.zeros(out.shape, dtype=bool)
+    return max_pool_gradients(xa, [dya], geom, ties, nan)[1][0]
 
-    def maximal(tap: tuple[int, ...]) -> np.ndarray:
-        values = view[tap_index(tap)]
-        hit = (values == out) | (out_is_nan & np.isnan(values))
-        return hit & real[tap_index(tap)]
 
-    dxpad = np.zeros(xpad.shape, dtype=np.float64)
-    dview = window_view(dxpad, geom, writeable=True)
-    if ties == "first":
-        taken = np.zeros(out.shape, dtype=bool)
-        for tap in taps(geom):
-            chosen = maximal(tap) & ~taken
-            taken |= chosen
-            dview[tap_index(tap)] += np.where(chosen, dya, 0.0)
+def max_pool_gradients(
+    xa: np.ndarray, dys: list[np.ndarray], geom: WindowGeometry, ties: str, nan: str
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(max_pool(x), [max_pool_backward(x, dy) for dy in dys])`` with the maxima and their
+    routing found once: ``x`` is ``(..., *sizes)``, each ``dy`` ``(..., *out)``, all float64 and
+    already checked. The gradients of several ``dy`` (an upstream gradient and its absolute value,
+    for an error bound) share every step but the last ``bincount``."""
+    nd = geom.nd
+    lead = xa.shape[: xa.ndim - nd]
+    planes, positions, t = math.prod(lead), math.prod(geom.out), math.prod(geom.kernel)
+    padded = padded_shape(geom)
+    view = window_view(pad(xa, geom, -np.inf), geom).reshape((planes,) + geom.out + geom.kernel)
+    flat_dys = [dy.reshape(planes, positions) for dy in dys]
+    per_block = max(1, windows.CHUNK_BYTES // max(1, 8 * t * positions))
+    if per_block >= planes:
+        peak, grads = _route(view, flat_dys, geom, ties, nan)
     else:
-        count = np.zeros(out.shape, dtype=np.int64)
-        for tap in taps(geom):
-            count += maximal(tap)
-        share = dya / np.maximum(count, 1)
-        for tap in taps(geom):
-            dview[tap_index(tap)] += np.where(maximal(tap), share, 0.0)
-    return _crop(dxpad, geom)
+        parts = [
+            _route(view[p0 : p0 + per_block], [dy[p0 : p0 + per_block] for dy in flat_dys], geom, ties, nan)
+            for p0 in range(0, planes, per_block)
+        ]
+        peak = np.concatenate([part[0] for part in parts])
+        grads = [np.concatenate([part[1][i] for part in parts]) for i in range(len(dys))]
+    return peak.reshape(lead + geom.out), [_crop(grad.reshape(lead + padded), geom) for grad in grads]
+
+
+def _route(
+    view: np.ndarray, dys: list[np.ndarray], geom: WindowGeometry, ties: str, nan: str
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One block of planes: the maxima ``(planes, P)`` and each ``dy``'s routed gradient as a flat
+    ``(planes * prod(padded),)`` array (module docstring)."""
+    planes, positions = view.shape[0], dys[0].shape[1]
+    t = math.prod(geom.kernel)
+    plane = math.prod(padded_shape(geom))
+    taps_ = _tap_major(view, geom).reshape(t, planes, positions)
+    peak = (np.maximum if nan == "propagate" else np.fmax).reduce(taps_, axis=0)
+    hit = taps_ == peak
+    if nan == "propagate":
+        peak_nan = np.isnan(peak)
+        if peak_nan.any():
+            hit |= np.isnan(taps_) & peak_nan
+    real = _input_taps(geom)
+    if real is not None:
+        hit &= real.reshape(t, 1, positions)
+    offsets, base, columns = _route_tables(geom, planes)
+    if ties == "first":
+        if hit.size <= SMALL_WINDOWS:
+            first, routed = np.argmax(hit, axis=0), hit.any(axis=0)
+        else:  # argmax along the first axis copies; the largest rank is the first maximal tap
+            best = (hit * np.arange(t, 0, -1, dtype=np.int32).reshape(t, 1, 1)).max(axis=0)
+            first, routed = np.minimum(t - best, t - 1), best > 0
+        index = (base + offsets[first, columns]).reshape(-1)
+        every = routed.all()
+        weights = [(dy if every else np.where(routed, dy, 0.0)).reshape(-1) for dy in dys]
+    else:
+        count = np.maximum(hit.sum(axis=0), 1)
+        index = (base + offsets[:, None, :]).reshape(-1)
+        weights = [np.where(hit, dy / count, 0.0).reshape(-1) for dy in dys]
+    return peak, [np.bincount(index, weights=w, minlength=planes * plane) for w in weights]
 
 
 def _avg_divisor(op: str, geom: WindowGeometry, count_include_pad: bool) -> np.ndarray:
+    key = ("divisor", count_include_pad)
+    try:
+        return geom.memo[key]
+    except KeyError:
+        pass
     counts = tap_count_per_dim(geom, lo_bound="padding" if count_include_pad else "input")
     for dim, c in enumerate(counts):
         if not c.all():
@@ -159,7 +255,9 @@ def _avg_divisor(op: str, geom: WindowGeometry, count_include_pad: bool) -> np.n
                 f"contains no {'padded' if count_include_pad else 'input'} cell, so its average is "
                 "undefined; reduce the padding"
             )
-    return outer_product(counts)
+    divisor = geom.memo[key] = outer_product(counts)
+    divisor.setflags(write=False)
+    return divisor
 
 
 @quiet
@@ -178,11 +276,8 @@ def avg_pool(
     flag(op, "count_include_pad", count_include_pad)
     xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
     divisor = _avg_divisor(op, geom, count_include_pad)
-    view = window_view(pad(xa, geom, 0.0), geom)
-    total = np.zeros(xa.shape[:2] + geom.out, dtype=np.float64)
-    for tap in taps(geom):
-        total += view[tap_index(tap)]
-    return total / divisor
+    total = _reduce(window_view(pad(xa, geom, 0.0), geom), geom, np.add)
+    return np.divide(total, divisor, out=total)
 
 
 @quiet
@@ -202,11 +297,12 @@ def avg_pool_backward(
     flag(op, "count_include_pad", count_include_pad)
     xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
     share = cotangent(op, dy, xa.shape[:2] + geom.out) / _avg_divisor(op, geom, count_include_pad)
-    padded_shape = xa.shape[:2] + tuple(
-        n + lo + hi + oh for n, (lo, hi), oh in zip(geom.sizes, geom.padding, geom.overhang)
-    )
-    dxpad = np.zeros(padded_shape, dtype=np.float64)
-    dview = window_view(dxpad, geom, writeable=True)
-    for tap in taps(geom):
-        dview[tap_index(tap)] += share
-    return _crop(dxpad, geom)
+    return _spread(share, geom)
+
+
+def _spread(share: np.ndarray, geom: WindowGeometry) -> np.ndarray:
+    """``dx[tap] += share`` for every input tap of every window: the col2im of ``share`` repeated
+    over the taps, cropped."""
+    nd, lead = geom.nd, share.shape[: share.ndim - geom.nd]
+    values = np.broadcast_to(share.reshape(lead + (1,) * nd + geom.out), lead + geom.kernel + geom.out)
+    return _crop(col2im(values, geom), geom)
