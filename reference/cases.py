@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import joint
 from . import tolerance as tol
 from .channel_pooling import (
     depth_pool,
@@ -114,6 +115,8 @@ class Case(ABC):
     @abstractmethod
     def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         """Per-element rounding-error bounds of :meth:`expected`'s outputs for ``dtype``."""
+
+    expected_and_bounds = joint.expected_and_bounds  # (expected(), bounds()) sharing their reference calls
 
     @abstractmethod
     def features(self) -> set[str]:

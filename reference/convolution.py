@@ -178,7 +178,6 @@ def _forward_gemm(xa: np.ndarray, wa: np.ndarray, g: int, geom: WindowGeometry, 
             y[bs, :, rs] = np.matmul(wmat, cols).reshape((nb, o) + _rows(geom, rs))
 
 
-@quiet
 def conv(
     x: object,
     w: object,
@@ -197,6 +196,7 @@ def conv(
     return _conv(x, w, b, stride, padding, dilation, groups, None)
 
 
+@quiet
 def _conv(x, w, b, stride, padding, dilation, groups, forced: str | None) -> np.ndarray:
     """:func:`conv` with its structure chosen by the cost rule, or ``forced`` (the proof runs both)."""
     op = "conv"
@@ -288,7 +288,6 @@ def _backward_gemm(xa, wa, dya, g: int, geom: WindowGeometry) -> tuple[np.ndarra
     return _crop(dxpad, geom), dwmat
 
 
-@quiet
 def conv_backward(
     x: object,
     w: object,
@@ -306,6 +305,7 @@ def conv_backward(
     return _conv_backward(x, w, dy, stride, padding, dilation, groups, None)
 
 
+@quiet
 def _conv_backward(x, w, dy, stride, padding, dilation, groups, forced: str | None):
     """:func:`conv_backward` with its structure chosen by the cost rule, or ``forced``."""
     op = "conv_backward"
