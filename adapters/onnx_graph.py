@@ -234,8 +234,11 @@ def feeds(plan: Plan, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def inferred_shape(proto: onnx.ModelProto, output: str = "y") -> np.ndarray:
-    """The shape ONNX's shape inference (strict mode) declares for ``output``; ``-1`` for a
-    dimension it leaves unknown, and an empty array for an output of unknown rank."""
+    """The shape ONNX's shape inference (strict mode) gives ``output``; ``-1`` for a dimension it
+    leaves unknown, and an empty array for an output of unknown rank. A shape the model declares
+    for ``output`` (an exporter writes the traced one) is cleared first, so the answer is the
+    inference's own, and compared with the reference's like every output."""
+    proto = _without_output_sizes(proto, output)
     inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     for value in inferred.graph.output:
         if value.name == output:
@@ -244,6 +247,17 @@ def inferred_shape(proto: onnx.ModelProto, output: str = "y") -> np.ndarray:
                 return np.zeros(0, dtype=np.int64)
             return np.array([d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim], dtype=np.int64)
     raise KeyError(f"the model has no output {output!r}")
+
+
+def _without_output_sizes(proto: onnx.ModelProto, output: str) -> onnx.ModelProto:
+    """A copy of ``proto`` whose ``output`` keeps its rank but no sizes."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    for value in copy.graph.output:
+        if value.name == output and value.type.tensor_type.HasField("shape"):
+            for dim in value.type.tensor_type.shape.dim:
+                dim.Clear()
+    return copy
 
 
 @cache

@@ -18,9 +18,14 @@ Refusals (evidence ``refuses``, raised inside ``onnx``): average-pool dilation b
 ``ceil_mode`` and ``auto_pad`` (the evaluator asserts against it, although ONNX defines it). Every
 dtype runs.
 
-Semantics (found by running): pooling pads max windows with NaN and reduces with ``numpy.nanmax``
-style rules, so NaN is skipped (``nan="ignore"``) ... see ``convequiv/divergences.toml``
-(``onnx-reference-*``) and ``docs/findings/`` for where it differs from the reference.
+Semantics (found by running; ``docs/findings/onnx-reference-pool.md`` and the ``onnx-reference-*``
+records): GlobalMaxPool reduces with ``numpy.max`` (NaN propagates; declared ``nan="propagate"``)
+but over the wrong axes for other than 2-D input. The pooling loops mark padding with NaN and drop
+NaN taps, so input NaN counts as padding (AveragePool with ``count_include_pad=0`` skips it, MaxPool
+propagates it only from a window's first tap, an all-NaN window raises), a window of only padding
+gives 0, 1-D MaxPool with padding returns too few windows or raises, AveragePool with ``ceil_mode``
+reads wrong windows, ``auto_pad`` with dilations uses the undilated kernel, and SAME where the kernel
+is shorter than the stride raises.
 """
 
 from __future__ import annotations

@@ -17,24 +17,31 @@ Outputs: ``y`` (from :meth:`onnxruntime.InferenceSession.run`) and ``shape``, th
 ONNX shape inference declares for the model (``onnx.shape_inference.infer_shapes``, strict). ONNX
 Runtime has no gradients: ``dx``, ``dw``, ``db`` are reported as not checked.
 
-Refusals (evidence ``refuses``: session creation raises inside ``onnxruntime``):
+Refusals (evidence ``refuses``: session creation or the run raises inside ``onnxruntime``, with the
+message named):
 
 * float64 where the CPU provider has no double kernel: ``Conv``, ``AveragePool``,
   ``GlobalAveragePool``, ``GlobalMaxPool`` (NOT_IMPLEMENTED "Could not find an implementation");
   ``MaxPool`` has one. :meth:`OnnxRuntimeAdapter.support` decides by creating the session (once per
   model) and only takes NOT_IMPLEMENTED for a refusal; any other error is left to the run, where it
   fails;
-* average-pool dilation before opset 19 (INVALID_GRAPH "Unrecognized attribute: dilations").
+* average-pool dilation before opset 19 (INVALID_GRAPH "Unrecognized attribute: dilations");
+* ``Conv`` with ``auto_pad`` SAME_UPPER / SAME_LOWER and dilations > 1 ("Dilation not supported for
+  AutoPadType", microsoft/onnxruntime#20582);
+* pooling with a pad of ``kernel_shape`` or more on a side ("Pad should be smaller than kernel",
+  checked against the undilated kernel; microsoft/onnxruntime#801, #23088), although ONNX defines it.
 
-Semantics (found by running; recorded where they differ from the reference): MaxPool and
-GlobalMaxPool have no single NaN policy. The scalar kernels (1-D pooling, every dilated or float64
-MaxPool, and the channel windows of depth pooling...) keep a tap only when it is strictly greater
-than the running maximum, started at the lowest finite value: NaN is skipped, and a window whose
-taps are all NaN or ``-inf`` (padding included) returns the lowest finite value, not ``-inf`` or
-NaN. The vectorised float32 kernels of 2-D / 3-D MaxPool (MLAS) and GlobalMaxPool reduce with
-``max`` instructions that return one operand or the other when a NaN meets a number, so the result
-depends on where the NaN lies in the window. See ``convequiv/divergences.toml`` (``ort-*``) and
-``docs/findings/``.
+Semantics (found by running; ``docs/findings/`` and the ``ort-*`` records of
+``convequiv/divergences.toml``): MaxPool and GlobalMaxPool have no single NaN policy. The float32
+kernels without dilation (MLAS) propagate a NaN only when it is a later tap of a window in 2-D / 3-D,
+and skip it in 1-D; the scalar kernels (float64, any dilation > 1) take the window's first input
+tap and then only strictly greater ones, so a window is NaN exactly when its first input tap is
+(``no_nan_policy`` names the record for the suite's NaN-policy proof). Windows with no tap above
+``-inf`` (only padding, or all ``-inf`` / NaN in the float32 kernels) return the lowest finite
+value, not ``-inf``. With ``auto_pad`` SAME and dilations, pooling pads for the undilated kernel
+(wrong shape and values), and MaxPool SAME fails at run time where the kernel is shorter than the
+stride leaves uncovered. Declared: ``nan="ignore"`` (what the float32 1-D kernel does), ties
+unobservable.
 """
 
 from __future__ import annotations
