@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from convequiv import bench
-from convequiv.bench import run_benchmark
+from convequiv.bench import run_benchmark, small, timing
 from convequiv.bench.frameworks import Framework, load
-from convequiv.bench.report import render_markdown
+from convequiv.bench.report import evaluate_targets, render_markdown
 from convequiv.bench.shapes import CASES, DIRECTIONS, Case, make_inputs, output_shape, reference_call, select
 from convequiv.cli import main
 from convequiv.reference import tolerance
@@ -29,14 +29,23 @@ TINY = [
 FAST = {"budget": 0.002, "settle": 0.0, "ceiling_size": 64}
 
 
+SMALL = small.SMALL_CASES[:3]
+
+
 def _fake() -> Framework:
     """A stand-in framework that calls the reference itself (ratios near 1, never asserted)."""
-    return Framework("fake", lambda case, direction, arrays: reference_call(case, direction, arrays), {"version": "0"})
+    return Framework(
+        "fake",
+        lambda case, direction, arrays: reference_call(case, direction, arrays),
+        {"version": "0"},
+        build_small=small.reference_call,
+    )
 
 
 @pytest.fixture(scope="module")
 def results() -> dict:
-    return run_benchmark(TINY, dtypes=["float64", "float32"], frameworks=[_fake(), "no_such_framework"], **FAST)
+    frameworks = [_fake(), "no_such_framework"]
+    return run_benchmark(TINY, dtypes=["float64", "float32"], frameworks=frameworks, small=SMALL, **FAST)
 
 
 def test_every_record_has_positive_times_ratios_and_throughput(results):
@@ -200,3 +209,113 @@ def test_markdown_regeneration_keeps_the_hand_written_section(tmp_path):
     assert tail.startswith("\n" + KEPT_MARKER) and "by hand" in tail and "old numbers" not in tail
     report.write_text("# generated, no hand-written part\n")
     assert kept_section(report) == ""
+
+
+def test_small_cases_are_timed_for_every_op_and_direction(results):
+    """Each small case is timed forward and backward, for the reference and each framework that
+    builds small cases, and appears in the report's latency table."""
+    assert [(r["case"], r["direction"]) for r in results["small"]] == [(c.name, d) for c in SMALL for d in DIRECTIONS]
+    for r in results["small"]:
+        assert set(r["times"]) == {"reference", "fake"} and r["ratio"]["fake"] > 0
+        assert all(0 < t["min"] <= t["median"] for t in r["times"].values())
+    md = render_markdown(dict(results, command="convequiv bench (test)"))
+    assert "## Small cases: per-call latency" in md and "| conv.same.s2 |" in md
+    assert {c.op for c in small.SMALL_CASES} == {c.op for c in CASES}  # every op has a small case
+
+
+def test_blas_kernel_comes_from_the_loaded_library(results, monkeypatch):
+    """The kernel is what threadpoolctl reports for NumPy's BLAS, never the environment: with a
+    forced OPENBLAS_CORETYPE that the library did not use, the report still names the library's."""
+    kernel = results["blas_kernel"]
+    assert set(kernel) == {"library", "kernel", "threading"}
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    info = [
+        {
+            "user_api": "blas",
+            "internal_api": "openblas",
+            "version": "9",
+            "architecture": "Zen",
+            "threading_layer": "pthreads",
+            "filepath": "/x/numpy.libs/libscipy_openblas.so",
+        }
+    ]
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: info)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert timing.blas_kernel() == {"library": "openblas 9", "kernel": "Zen", "threading": "pthreads"}
+    assert "| NumPy BLAS kernel | " in render_markdown(dict(results, command="x"))
+
+
+def test_blas_kernel_without_threadpoolctl_is_unknown(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_threadpoolctl(name, *args, **kwargs):
+        if name == "threadpoolctl":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_threadpoolctl)
+    assert timing.blas_kernel()["kernel"].startswith("unknown")
+
+
+def test_ceiling_fraction_uses_the_fastest_calls(results):
+    """The ceiling is a peak, so the reference's fraction of it compares its fastest call."""
+    for r in results["records"]:
+        if r["op"] == "conv":
+            best = r["work"] / r["times"]["reference"]["min"] / 1e9
+            assert r["ceiling_fraction"] == pytest.approx(best / results["ceiling"]["float64"])
+
+
+def _record(name: str, ratio: float, per_group: int = 1) -> dict:
+    return {
+        "op": "conv",
+        "name": name,
+        "direction": "forward",
+        "dtype": "float64",
+        "ratio": {"torch": ratio},
+        "geometry": {"groups": 4, "out_channels": 4, "contraction": 9, "positions": 10, "in_per_group": per_group},
+    }
+
+
+def test_one_channel_and_small_targets():
+    """Every depthwise / single-channel conv must be within 2 x PyTorch and every small case
+    within 3 x; a miss names the case and its ratio."""
+    records = [_record("dw.a", 1.5), _record("dw.b", 2.5), _record("dense", 9.0, per_group=8)]
+    small_records = [{"case": "max", "direction": "backward", "ratio": {"torch": 3.5}}]
+    targets = {
+        t["target"].split(" (")[0].split(",")[0]: t
+        for t in evaluate_targets(records, [], {"float64": 1.0}, small_records)
+    }
+    one = targets["depthwise and single-channel convs"]
+    assert one["verdict"].startswith("MISSED in 1 of 2") and "dw.b forward 2.50" in one["verdict"]
+    assert (
+        targets["small cases"]["verdict"].startswith("MISSED in 1 of 1")
+        and "max backward 3.50" in targets["small cases"]["verdict"]
+    )
+    met = evaluate_targets(
+        [_record("dw.a", 1.5)], [], {"float64": 1.0}, [{"case": "c", "direction": "forward", "ratio": {"torch": 2.0}}]
+    )
+    assert all(t["verdict"] == "met" for t in met if t["target"].startswith(("depthwise", "small")))
+
+
+def test_torch_small_builders_compute_what_the_reference_computes():
+    """PyTorch's small-case calls time the reference's work: the same values within
+    tolerance.agree's bound (max-based ops exactly)."""
+    torch = pytest.importorskip("torch")
+    for case in small.SMALL_CASES:
+        arrays = small.make_inputs(case, seed=5)
+        for direction in DIRECTIONS:
+            expected = small.reference_call(case, direction, arrays)()
+            got = small.torch_call(torch, case, direction, arrays)()
+            expected = list(expected) if isinstance(expected, tuple) else [expected]
+            got = [np.asarray(g) for g in (got if isinstance(got, (tuple, list)) else [got])]
+            if case.name == "conv.same.s2" and direction == "forward":
+                continue  # PyTorch pads (1, 1), the reference (0, 1): same shape and work, other values
+            if case.name == "conv.same.s2":
+                continue
+            assert [g.shape for g in got] == [e.shape for e in expected], (case.name, direction)
+            if case.note:  # PyTorch pads (1, 1) for the reference's (0, 1): the same shapes and work only
+                continue
+            for g, e in zip(got, expected):
+                assert np.allclose(g, e, rtol=1e-12, atol=1e-12), (case.name, direction)

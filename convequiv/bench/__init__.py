@@ -1,4 +1,4 @@
-"""``convequiv bench [--quick] [--json FILE] [--markdown FILE] [--only SUBSTRING]``.
+"""``convequiv bench [--quick] [--json FILE] [--markdown FILE] [--only SUBSTRING] [--no-small]``.
 
 Times the reference against PyTorch and TensorFlow (each optional: a missing framework is
 reported, never fatal) on a fixed shape set (:mod:`.shapes`), in float64 and float32, forward and
@@ -6,8 +6,14 @@ backward, in one process with the same thread count for every library. Per case 
 median time of each implementation, the ratio reference / framework, the throughput (GFLOP/s for
 conv, window taps per second for pooling), the reference's fraction of this machine's NumPy matmul
 ceiling (conv) and the reference's peak memory relative to its input + output bytes
-(:mod:`.timing` says how each is measured). :mod:`.report` turns the run into geometric means,
-target verdicts and a Markdown report. Frameworks are imported only by :func:`run`.
+(:mod:`.timing` says how each is measured). It also times every op's single call on the suite's
+typical tiny shapes against PyTorch (:mod:`.small`), and records which BLAS library and CPU kernel
+NumPy ran, as the library reports it (:func:`.timing.blas_kernel`). :mod:`.report` turns the run
+into geometric means, target verdicts and a Markdown report. Frameworks are imported only by
+:func:`run`.
+
+Needs beyond the reference: :data:`NEEDS` (``threadpoolctl`` fixes NumPy's BLAS threads and reports
+its kernel; without it both are reported as not known) and the frameworks it compares with.
 """
 
 from __future__ import annotations
@@ -25,10 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from . import small as small_cases
 from .frameworks import NAMES, Framework, load
 from .report import evaluate_targets, machine_info, render_markdown, summarize
 from .shapes import CASES, DIRECTIONS, Case, make_inputs, output_shape, reference_call, select, work, work_unit
-from .timing import blas_threads, matmul_ceiling, nbytes, peak_memory, time_blocks
+from .small import SMALL_CASES, SmallCase
+from .timing import blas_kernel, blas_threads, matmul_ceiling, nbytes, peak_memory, time_blocks
+
+#: Packages the benchmark uses besides NumPy and the frameworks (``pip install threadpoolctl``).
+NEEDS = ("threadpoolctl",)
 
 DTYPES = ("float64", "float32")
 CEILING_SIZE = 2048
@@ -45,6 +56,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every library")
     parser.add_argument("--budget", type=float, help="seconds of timing per implementation and case (default 0.5)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc peak-memory call")
+    parser.add_argument("--no-small", action="store_true", help="skip the small-case latency table")
+
+
+def missing_needs() -> list[str]:
+    """The packages of :data:`NEEDS` that cannot be imported."""
+    import importlib.util
+
+    return [name for name in NEEDS if importlib.util.find_spec(name) is None]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"convequiv bench: error: --dtypes must name {' / '.join(DTYPES)}", file=sys.stderr)
         return 2
     budget = args.budget if args.budget is not None else (0.15 if args.quick else 0.5)
+    for name in missing_needs():
+        print(
+            f"convequiv bench: {name} is not installed (pip install {name}): NumPy's BLAS threads are not "
+            "fixed and its kernel is reported as unknown",
+            file=sys.stderr,
+        )
     results = run_benchmark(
         cases,
         dtypes=dtypes,
@@ -66,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         memory=not args.no_memory,
         settle=SETTLE,
         ceiling_size=CEILING_SIZE,
+        small=() if args.no_small else SMALL_CASES,
         progress=lambda text: print(text, file=sys.stderr, flush=True),
     )
     results["command"] = command_line(sys.argv[2:] if sys.argv[1:2] == ["bench"] else [])
@@ -122,13 +148,15 @@ def run_benchmark(
     memory: bool = True,
     settle: float = SETTLE,
     ceiling_size: int = CEILING_SIZE,
+    small: Sequence[SmallCase] = SMALL_CASES,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Benchmark ``cases``; returns the JSON-ready results (records, summary, targets, machine).
 
     ``frameworks`` are names for :func:`.frameworks.load` or ready :class:`.frameworks.Framework`
     objects (the tests pass a fake one). ``budget`` and ``settle`` are seconds per implementation
-    and case (:func:`.timing.time_blocks`); ``ceiling_size`` is the matmul size of the ceiling.
+    and case (:func:`.timing.time_blocks`); ``ceiling_size`` is the matmul size of the ceiling;
+    ``small`` are the small-case latency cases (:mod:`.small`), timed with the same budget.
     """
     threads = threads or os.cpu_count() or 1
     loaded: dict[str, Framework | str] = {}
@@ -139,6 +167,7 @@ def run_benchmark(
             loaded[fw] = load(fw, threads)
     ready = {name: fw for name, fw in loaded.items() if isinstance(fw, Framework)}
     with blas_threads(threads) as blas:
+        kernel = blas_kernel()
         load_before = os.getloadavg()
         ceiling_before = matmul_ceiling(ceiling_size)
         records = []
@@ -152,13 +181,22 @@ def run_benchmark(
                         ratios = ", ".join(f"{fw} {v:.2f}" for fw, v in record["ratio"].items())
                         ms = 1e3 * record["times"]["reference"]["median"]
                         progress(f"{case.key:32} {dtype} {direction:8} ref {ms:9.2f} ms  ratio {ratios or '-'}")
+        small_records = [
+            _bench_small(case, direction, ready, budget, settle) for case in small for direction in DIRECTIONS
+        ]
+        if progress:
+            for r in small_records:
+                ratios = ", ".join(f"{fw} {v:.2f}" for fw, v in r["ratio"].items())
+                us = 1e6 * r["times"]["reference"]["median"]
+                progress(f"small {r['case']:26} {r['direction']:8} ref {us:8.1f} us  ratio {ratios or '-'}")
         load_after = os.getloadavg()
         ceiling_after = matmul_ceiling(ceiling_size)
     # The practical ceiling is the better of the two measurements: load from elsewhere only lowers it.
     ceiling = {dtype: max(ceiling_before[dtype], ceiling_after[dtype]) for dtype in ceiling_before}
     for record in records:
-        if record["op"] == "conv":
-            record["ceiling_fraction"] = record["throughput"]["reference"] / ceiling["float64"]
+        if record["op"] == "conv":  # the best call against the best matmul: both are peaks
+            best = record["work"] / record["times"]["reference"]["min"] / 1e9
+            record["ceiling_fraction"] = best / ceiling["float64"]
     spreads = sorted(t["median"] / t["min"] - 1 for r in records for t in r["times"].values())
     summary = summarize(records, list(ready))
     return {
@@ -167,6 +205,7 @@ def run_benchmark(
         "machine": machine_info(),
         "threads": threads,
         "blas_threads": blas,
+        "blas_kernel": kernel,
         "frameworks": {name: fw.info if isinstance(fw, Framework) else fw for name, fw in loaded.items()},
         "budget": budget,
         "settle": settle,
@@ -180,8 +219,41 @@ def run_benchmark(
             "p90_spread": spreads[int(0.9 * (len(spreads) - 1))],
         },
         "records": records,
+        "small": small_records,
         "summary": summary,
-        "targets": evaluate_targets(records, summary, ceiling),
+        "targets": evaluate_targets(records, summary, ceiling, small_records),
+    }
+
+
+def _bench_small(
+    case: SmallCase, direction: str, frameworks: dict[str, Framework], budget: float, settle: float
+) -> dict[str, Any]:
+    """One small case and direction: per-call times of the reference and of each framework that
+    builds small cases, with more repeats than the large cases (a call takes microseconds)."""
+    arrays = small_cases.make_inputs(case)
+    calls = {"reference": small_cases.reference_call(case, direction, arrays)}
+    status: dict[str, str] = {}
+    for name, fw in frameworks.items():
+        if fw.build_small is None:
+            continue
+        try:
+            fn = fw.build_small(case, direction, arrays)
+            fn()
+        except Exception as exc:  # a framework refusing a case must not end the run
+            status[name] = f"unsupported: {type(exc).__name__}: {str(exc).strip()[:150]}"
+            continue
+        calls[name] = fn
+    timings = time_blocks(calls, budget, settle=settle, max_repeats=5000)
+    ref = timings["reference"].median
+    return {
+        "case": case.name,
+        "op": case.op,
+        "shape": case.describe(),
+        "direction": direction,
+        "times": {name: vars(t) for name, t in timings.items()},
+        "ratio": {name: ref / t.median for name, t in timings.items() if name != "reference"},
+        "status": status,
+        "note": case.note,
     }
 
 
@@ -235,6 +307,7 @@ def _bench_one(
             "groups": case.groups,
             "out_channels": case.out_channels,
             "contraction": c // case.groups * case.kernel**2,
+            "in_per_group": c // case.groups,
             "positions": n * int(np.prod(out[2:])),
         },
         "work": amount,

@@ -41,7 +41,9 @@ import numpy as np
 
 from convequiv import reference
 
+from . import small
 from .shapes import Case
+from .small import SmallCase
 
 Builder = Callable[[Case, str, dict[str, np.ndarray]], Callable[[], object]]
 NAMES = ("torch", "tensorflow")
@@ -55,6 +57,8 @@ class Framework:
     build: Builder
     info: dict[str, object]
     notes: dict[str, str] = field(default_factory=dict)
+    #: The same for :mod:`.small`'s cases (``None``: the framework is not timed on them).
+    build_small: Callable[[SmallCase, str, dict[str, np.ndarray]], Callable[[], object]] | None = None
 
 
 def load(name: str, threads: int) -> Framework | str:
@@ -129,7 +133,10 @@ def _load_torch(threads: int) -> Framework:
 
         return (lambda: global_max(x)) if fwd else (lambda: grad(global_max, x, dy))
 
-    return Framework("torch", build, info)
+    def build_small(case: SmallCase, direction: str, arrays: dict[str, np.ndarray]) -> Callable[[], object]:
+        return small.torch_call(torch, case, direction, arrays)
+
+    return Framework("torch", build, info, build_small=build_small)
 
 
 def _load_tensorflow(threads: int) -> Framework:

@@ -2,8 +2,9 @@
 
 The summary is the geometric mean, over the cases of one (op, direction, dtype), of the time
 ratio reference / framework (below 1: the reference is faster). The targets compare the
-reference with PyTorch on CPU (limits on those geometric means), with this machine's own matmul
-ceiling (large convolutions), and with the sizes of each call's arrays (peak memory).
+reference with PyTorch on CPU (limits on those geometric means, on every depthwise and
+single-channel convolution, and on every small case's per-call time), with this machine's own
+matmul ceiling (large convolutions), and with the sizes of each call's arrays (peak memory).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ Record = dict[str, Any]
 POOLING_OPS = ("max_pool", "avg_pool", "depth_pool", "global_avg_pool", "global_max_pool")
 MEMORY_FACTOR = 3
 CEILING_FRACTION = 0.5
+#: Every convolution with one input channel per group (depthwise, single-channel input), float64:
+#: reference / PyTorch at most this, forward and backward.
+ONE_CHANNEL_LIMIT = 2.0
+#: Every small case (:mod:`.small`), forward and backward: reference / PyTorch per call at most this.
+SMALL_LIMIT = 3.0
 FRAMEWORK_TITLES = {"torch": "PyTorch", "tensorflow": "TensorFlow"}
 
 
@@ -82,7 +88,25 @@ def _over(measured: float, limit: float) -> str:
     return f"MISSED by {100 * (measured / limit - 1):.0f}% ({measured:.2f} vs <= {limit:g})"
 
 
-def evaluate_targets(records: list[Record], summary: list[dict[str, Any]], ceiling: dict[str, float]) -> list[dict]:
+def _worst_ratio_target(name: str, members: list[Record], limit: float, label) -> dict[str, Any]:
+    """Every member's reference / PyTorch ratio at most ``limit``: the worst, and the misses."""
+    measured = [r for r in members if "torch" in r["ratio"]]
+    if not measured:
+        return {"target": name, "measured": None, "verdict": "not measured (no PyTorch timings)"}
+    worst = max(measured, key=lambda r: r["ratio"]["torch"])
+    misses = [r for r in measured if r["ratio"]["torch"] > limit]
+    verdict = (
+        "met"
+        if not misses
+        else f"MISSED in {len(misses)} of {len(measured)}: "
+        + "; ".join(f"{label(r)} {r['ratio']['torch']:.2f}" for r in misses)
+    )
+    return {"target": name, "measured": f"worst {worst['ratio']['torch']:.2f} ({label(worst)})", "verdict": verdict}
+
+
+def evaluate_targets(
+    records: list[Record], summary: list[dict[str, Any]], ceiling: dict[str, float], small: list[Record] | None = None
+) -> list[dict]:
     """Each target with its measured value and a verdict (``met``, ``MISSED by ...`` or ``not measured``)."""
     results = []
     for t in RATIO_TARGETS:
@@ -95,6 +119,21 @@ def evaluate_targets(records: list[Record], summary: list[dict[str, Any]], ceili
         value = stat["geomean"]
         verdict = "met" if value <= t.limit else _over(value, t.limit)
         results.append({"target": name, "measured": round(value, 3), "verdict": verdict})
+
+    one = [
+        r
+        for r in records
+        if r["op"] == "conv" and r["dtype"] == "float64" and r["geometry"].get("in_per_group", 0) == 1
+    ]
+    name = (
+        f"depthwise and single-channel convs (C / groups = 1), float64: every case reference / PyTorch "
+        f"<= {ONE_CHANNEL_LIMIT:g}, forward and backward"
+    )
+    if one:
+        results.append(_worst_ratio_target(name, one, ONE_CHANNEL_LIMIT, lambda r: f"{r['name']} {r['direction']}"))
+    if small:
+        name = f"small cases (the suite's typical shapes): every op's per-call time <= {SMALL_LIMIT:g} x PyTorch's"
+        results.append(_worst_ratio_target(name, small, SMALL_LIMIT, lambda r: f"{r['case']} {r['direction']}"))
 
     large = [r for r in records if is_large_conv(r) and r["dtype"] == "float64"]
     name = (
@@ -233,6 +272,12 @@ def render_markdown(results: dict[str, Any]) -> str:
     machine = results["machine"]
     for key in ("cpu", "cpu flags", "cores", "platform", "python", "numpy", "numpy BLAS", "reference"):
         lines.append(f"| {key} | {machine[key]} |")
+    kernel = results.get("blas_kernel")
+    if kernel:
+        lines.append(
+            f"| NumPy BLAS kernel | {kernel['kernel']} ({kernel['library']}, {kernel['threading']}; as the loaded "
+            "library reports it through threadpoolctl) |"
+        )
     blas = results["blas_threads"]
     found = "; ".join(blas.get("libraries", [])) or blas.get("environment")
     lines.append(f"| NumPy BLAS threads | {blas['control']}; {found} |")
@@ -272,8 +317,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         "(dx and dw; db is negligible), `MACs = N * O * H_out * W_out * C/groups * kh * kw`. Pooling: Gtap/s, one "
         "operation per window tap (a compare or an add), forward and backward alike: `N * C * H_out * W_out * kh * kw` "
         "taps; depth pooling `N * C_out * H * W * k`; global pooling `N * C * H * W`.",
-        "- **Ceiling.** The reference's conv GFLOP/s as a fraction of the float64 matmul ceiling above (the reference "
-        "computes in float64 whatever the input dtype).",
+        "- **Ceiling.** The reference's conv GFLOP/s in its fastest call as a fraction of the float64 matmul ceiling "
+        "above, itself the fastest of its calls (both peaks, so load from other processes lowers neither more than "
+        "the other; the reference computes in float64 whatever the input dtype).",
+        "- **Small cases.** Per-call time of every op, forward and backward, on the suite's typical tiny shapes "
+        "(`convequiv/bench/small.py`), float64, against PyTorch's call of the same work; timed like the other cases "
+        "with up to 5000 calls per block.",
         "- **Memory.** Peak bytes traced by `tracemalloc` during one reference call (NumPy reports its buffers to "
         "tracemalloc), above what was traced before the call: temporaries plus returned arrays. Shown relative "
         "to the bytes of the call's input and output arrays (`in + out`).",
@@ -301,8 +350,48 @@ def render_markdown(results: dict[str, Any]) -> str:
             partial = stat is not None and stat["cases"] != s["cases"]
             cells.append("–" if stat is None else f"{stat['geomean']:.2f}" + (f" ({stat['cases']})" if partial else ""))
         lines.append(_row([s["op"], s["direction"], s["dtype"], str(s["cases"]), *cells]))
+    lines += _small_table(results)
     lines += _case_tables(results, present)
     return "\n".join(lines) + "\n"
+
+
+def _small_table(results: dict[str, Any]) -> list[str]:
+    records = results.get("small") or []
+    if not records:
+        return []
+    fws = sorted({fw for r in records for fw in r["ratio"]})
+    titles = [FRAMEWORK_TITLES.get(fw, fw) for fw in fws]
+    columns = [
+        "small case",
+        "shape",
+        "dir",
+        "ref µs",
+        "ref min µs",
+        *(f"{t} µs" for t in titles),
+        *(f"ref / {t}" for t in titles),
+    ]
+    lines = ["", "## Small cases: per-call latency", "", _row(columns), "|" + "---|" * len(columns)]
+    notes: dict[str, str] = {}
+    for r in records:
+        t = r["times"]
+        cells = [
+            r["case"],
+            r["shape"],
+            r["direction"][:3],
+            f"{1e6 * t['reference']['median']:.1f}",
+            f"{1e6 * t['reference']['min']:.1f}",
+            *(f"{1e6 * t[fw]['median']:.1f}" if fw in t else "–" for fw in fws),
+            *(_num(r["ratio"].get(fw)) for fw in fws),
+        ]
+        lines.append(_row(cells))
+        if r.get("note"):
+            notes.setdefault(r["case"], r["note"])
+        for fw, status in r.get("status", {}).items():
+            notes.setdefault(f"{r['case']} {FRAMEWORK_TITLES.get(fw, fw)} {r['direction']}", status)
+    if notes:
+        lines.append("")
+        lines += [f"- {key}: {text}" for key, text in notes.items()]
+    return lines
 
 
 def _case_tables(results: dict[str, Any], present: list[str]) -> list[str]:

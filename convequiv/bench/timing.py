@@ -11,13 +11,18 @@
   alike. The garbage collector is off while timing; the reported time is the median of all timed
   calls, and ``min`` is kept to show the spread.
 * **Ceiling** (:func:`matmul_ceiling`): this machine's practical peak for the reference, the
-  GFLOP/s of ``numpy.matmul`` on two square ``n x n`` matrices (``2 n^3`` FLOPs), median of
-  several calls, in float64 and float32, under the same BLAS thread setting as the rest of the run.
+  GFLOP/s of ``numpy.matmul`` on two square ``n x n`` matrices (``2 n^3`` FLOPs), the fastest of
+  several calls (a peak: load from other processes only lowers it), in float64 and float32, under
+  the same BLAS thread setting as the rest of the run.
 * **Peak memory** (:func:`peak_memory`): :mod:`tracemalloc`, which sees NumPy's data buffers
   (NumPy reports them to it): the highest traced total during one call minus the total traced
   just before it, so it includes the returned arrays and every temporary, but not the inputs.
 * **BLAS threads** (:func:`blas_threads`): NumPy's BLAS reads its thread count at import time;
   only ``threadpoolctl`` can change it afterwards. Without it the setting is reported, not fixed.
+* **BLAS kernel** (:func:`blas_kernel`): which library and which CPU kernel NumPy's BLAS actually
+  runs, as the loaded library reports it through ``threadpoolctl`` (OpenBLAS picks its kernel at
+  load time from the CPU, unless ``OPENBLAS_CORETYPE`` forces one); never inferred from the
+  environment. Without ``threadpoolctl`` it is reported as unknown.
 """
 
 from __future__ import annotations
@@ -94,9 +99,28 @@ def matmul_ceiling(n: int = 2048, repeats: int = 5) -> dict[str, float]:
     for dtype in ("float64", "float32"):
         a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
         np.matmul(a, b)
-        seconds = statistics.median(_once(lambda a=a, b=b: np.matmul(a, b)) for _ in range(repeats))
+        seconds = min(_once(lambda a=a, b=b: np.matmul(a, b)) for _ in range(repeats))
         result[dtype] = 2 * n**3 / seconds / 1e9
     return result
+
+
+def blas_kernel() -> dict[str, str]:
+    """The BLAS NumPy runs, from ``threadpoolctl.threadpool_info()``: ``library`` (its
+    ``internal_api`` and version), ``kernel`` (the CPU kernel it chose, OpenBLAS's
+    ``architecture``) and ``threading``; ``kernel`` is ``"unknown"`` without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return {"library": "unknown", "kernel": "unknown (threadpoolctl is not installed)", "threading": "unknown"}
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    if not pools:
+        return {"library": "none found", "kernel": "unknown (threadpoolctl found no BLAS)", "threading": "unknown"}
+    pool = next((p for p in pools if "numpy" in str(p.get("filepath", ""))), pools[0])
+    return {
+        "library": f"{pool.get('internal_api')} {pool.get('version')}",
+        "kernel": str(pool.get("architecture") or "not reported"),
+        "threading": str(pool.get("threading_layer") or "not reported"),
+    }
 
 
 def peak_memory(fn: Callable[[], object]) -> tuple[int, object]:
