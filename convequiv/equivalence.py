@@ -223,8 +223,7 @@ def check(
         except EquivalenceError as failure:
             raise failure from exc
     seconds = time.perf_counter() - started
-    want = case.expected(inputs, ties=sem.ties, nan=sem.nan)
-    bounds = case.bounds(inputs, dtype, ties=sem.ties, nan=sem.nan)
+    want, bounds = case.expected_and_bounds(inputs, dtype, ties=sem.ties, nan=sem.nan)
     if "shape" in impl.produces:  # the output shape the adapter's model declares, compared exactly
         want["shape"] = np.array(case.out_shape, dtype=np.int64)
         bounds["shape"] = np.zeros(len(case.out_shape))

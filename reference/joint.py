@@ -41,12 +41,16 @@ if TYPE_CHECKING:
 
 
 def expected_and_bounds(
-    case: Case, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate"
+    case: Case, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate", **bound_options: Any
 ) -> tuple[Arrays, Arrays]:
-    """``(case.expected(inputs, ...), case.bounds(inputs, dtype, ...))``, sharing their work."""
+    """``(case.expected(inputs, ...), case.bounds(inputs, dtype, ...))``, sharing their work.
+
+    ``bound_options`` whose value is not ``None`` go to ``case.bounds`` as they are, and the two
+    are then computed apart (as they are for inputs with tangents)."""
     joint = _JOINT.get(type(case).__name__)
-    if joint is None or getattr(inputs, "tx", None) is not None:
-        return case.expected(inputs, ties=ties, nan=nan), case.bounds(inputs, dtype, ties=ties, nan=nan)
+    options = {k: v for k, v in bound_options.items() if v is not None}
+    if joint is None or options or getattr(inputs, "tx", None) is not None:
+        return case.expected(inputs, ties=ties, nan=nan), case.bounds(inputs, dtype, ties=ties, nan=nan, **options)
     return joint(case, inputs, dtype, ties, nan)
 
 
