@@ -23,7 +23,10 @@ they are; its ``refuses`` claims are proven by the export, which runs the same t
 ``unsafe`` claim (max pooling with windows of only padding corrupts memory in the *backward*) does
 not apply: an export runs the forward only, so those cases are exported and run. An export that
 raises inside torch is a refusal of the exporter. float64 models whose nodes ONNX Runtime has no
-double kernel for are refused at session creation (NOT_IMPLEMENTED), as in ``onnxruntime``.
+double kernel for are refused at session creation (NOT_IMPLEMENTED), as in ``onnxruntime``; a
+convolution with ``padding="same"`` and dilation, which the TorchScript exporter writes as
+``auto_pad="SAME_UPPER"``, is refused when ONNX Runtime runs it ("Dilation not supported for
+AutoPadType", microsoft/onnxruntime#20582): exported models of such PyTorch convolutions do not run.
 
 Semantics: those of ONNX Runtime's kernels for the exported nodes (``onnxruntime`` module
 docstring); forward only, so no tie policy is observable.
@@ -148,6 +151,17 @@ def _export(impl: TorchAdapter, plan: TorchPlan, exporter: str) -> bytes:
         return buffer.getvalue()
 
 
+def _same_with_dilation(model: bytes) -> bool:
+    """Whether the model has a Conv with auto_pad SAME_* and a dilation above 1 (which ONNX Runtime
+    refuses when it runs the node)."""
+    for node in _load(model).graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        same = node.op_type == "Conv" and attrs.get("auto_pad", b"NOTSET") in (b"SAME_UPPER", b"SAME_LOWER")
+        if same and any(d > 1 for d in attrs.get("dilations", [])):
+            return True
+    return False
+
+
 def _load(model: bytes) -> onnx.ModelProto:
     proto = onnx.ModelProto()
     proto.ParseFromString(model)
@@ -237,6 +251,13 @@ class TorchOnnxAdapter(Adapter):
                 f"torch.onnx.export ({self.exporter}) refuses: {str(exc)[:160]}", attempt=self._plan(planned)
             )
         plan = self._plan(planned, model)
+        if _same_with_dilation(model):
+            return Unsupported(
+                "the exporter writes padding='same' as auto_pad SAME_UPPER, and ONNX Runtime's Conv refuses "
+                "auto_pad SAME with dilations > 1",
+                attempt=plan,
+                message="Dilation not supported for AutoPadType",
+            )
         node = refusal(model)
         if node is not None:
             return Unsupported(
