@@ -200,7 +200,7 @@ def _summarize(status: int, report: Path, results_file: Path, log: Path, databas
     failed_tests = [line for line in log.read_text().splitlines() if line.startswith(("FAILED ", "ERROR "))]
     print()
     print("Recorded divergences:")
-    for line in terminal.divergence_lines(results, recorded()):
+    for line in terminal.divergence_lines(results, recorded(), width=terminal.WIDTH - 2):
         print(f"  {line}")
     tests = results.tests
     print()

@@ -52,9 +52,9 @@ def matrix_lines(results: Results) -> list[str]:
     return lines
 
 
-def divergence_lines(results: Results, records: Iterable[Divergence]) -> list[str]:
+def divergence_lines(results: Results, records: Iterable[Divergence], *, width: int = WIDTH) -> list[str]:
     """The recorded divergences of the adapters that ran, once, grouped: observed, no longer
-    reproduces, not exercised."""
+    reproduces, not exercised; lines of at most ``width`` characters."""
     groups: dict[str, list[str]] = {"observed": [], "no longer reproduces": [], "not exercised": []}
     ran = list(results.adapters)
     for div in records:
@@ -71,7 +71,7 @@ def divergence_lines(results: Results, records: Iterable[Divergence]) -> list[st
     lines = []
     for name, items in groups.items():
         if items:
-            lines += _wrap(f"{name} ({len(items)}): " + ", ".join(items))
+            lines += _wrap(f"{name} ({len(items)}): " + ", ".join(items), width)
     return lines
 
 
@@ -84,7 +84,7 @@ def speed_lines(results: Results) -> list[str]:
     return lines
 
 
-def _wrap(text: str) -> list[str]:
+def _wrap(text: str, width: int = WIDTH) -> list[str]:
     import textwrap
 
-    return textwrap.wrap(text, WIDTH, subsequent_indent="  ", break_on_hyphens=False)
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False)
