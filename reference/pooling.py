@@ -43,8 +43,10 @@ from the tap-major windows of blocks of planes (each block's copy under
 :data:`convequiv.reference.windows.CHUNK_BYTES`): which taps are maximal, the first of them (or
 their count), and one ``numpy.bincount`` that adds each routed gradient to the flat index of its
 cell, in tap order. The average-pool gradient is the col2im of ``dy / divisor`` broadcast over the
-taps (:func:`convequiv.reference.windows.col2im`). The divisor and the map of which taps lie on
-input cells are computed once per geometry.
+taps (:func:`convequiv.reference.windows.col2im`). Small average pools of finite values are one
+matrix product per direction with a per-geometry matrix holding ``1 / divisor`` at every cell a
+window reads (the sum of its products in any order, within the same bound). The divisor, that
+matrix and the map of which taps lie on input cells are computed once per geometry.
 """
 
 from __future__ import annotations
@@ -276,6 +278,9 @@ def avg_pool(
     flag(op, "count_include_pad", count_include_pad)
     xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
     divisor = _avg_divisor(op, geom, count_include_pad)
+    matrix = _avg_matrix(geom, count_include_pad)
+    if matrix is not None and np.isfinite(xa).all():
+        return (xa.reshape(-1, matrix.shape[0]) @ matrix).reshape(xa.shape[:2] + geom.out)
     total = _reduce(window_view(pad(xa, geom, 0.0), geom), geom, np.add)
     return np.divide(total, divisor, out=total)
 
@@ -296,8 +301,43 @@ def avg_pool_backward(
     op = "avg_pool_backward"
     flag(op, "count_include_pad", count_include_pad)
     xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
-    share = cotangent(op, dy, xa.shape[:2] + geom.out) / _avg_divisor(op, geom, count_include_pad)
-    return _spread(share, geom)
+    dya = cotangent(op, dy, xa.shape[:2] + geom.out)
+    divisor = _avg_divisor(op, geom, count_include_pad)
+    matrix = _avg_matrix(geom, count_include_pad)
+    if matrix is not None and np.isfinite(dya).all():
+        return (dya.reshape(-1, matrix.shape[1]) @ matrix.T).reshape(xa.shape)
+    return _spread(dya / divisor, geom)
+
+
+def _avg_matrix(geom: WindowGeometry, count_include_pad: bool) -> np.ndarray | None:
+    """``(prod(sizes), P)``: ``1 / divisor`` of window ``p`` at every input cell it reads, so that
+    small average pools are one product, ``y = x @ A`` and ``dx = dy @ A^T`` per plane (a zero
+    entry meets every other cell, so only finite inputs take it); ``None`` above
+    :data:`SMALL_WINDOWS` entries. Computed once per geometry (after :func:`_avg_divisor` has
+    checked every divisor)."""
+    key = ("average matrix", count_include_pad)
+    try:
+        return geom.memo[key]
+    except KeyError:
+        pass
+    cells, positions = math.prod(geom.sizes), math.prod(geom.out)
+    matrix = None
+    if cells * positions <= SMALL_WINDOWS:
+        divisor = geom.memo[("divisor", count_include_pad)].reshape(-1)
+        offsets = windows.tap_offsets(geom).reshape(-1, positions)  # flat cells of the padded plane
+        coords = np.unravel_index(offsets, padded_shape(geom))
+        inside = np.ones(offsets.shape, dtype=bool)
+        shifted = []
+        for c, n, (lo, _) in zip(coords, geom.sizes, geom.padding):
+            inside &= (c >= lo) & (c < lo + n)
+            shifted.append(c - lo)
+        window = np.broadcast_to(np.arange(positions), offsets.shape)
+        cell = np.ravel_multi_index(tuple(c[inside] for c in shifted), geom.sizes)
+        matrix = np.zeros((cells, positions))
+        matrix[cell, window[inside]] = 1.0 / divisor[window[inside]]
+        matrix.setflags(write=False)
+    geom.memo[key] = matrix
+    return matrix
 
 
 def _spread(share: np.ndarray, geom: WindowGeometry) -> np.ndarray:
