@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from hypothesis import strategies as st
 
 from .cases import ConvCase, DepthPoolCase, Example, GlobalPoolCase, Padding, PoolCase
@@ -153,16 +154,23 @@ def pool_cases(
     c = _fresh(draw, 1, 4, used)
     strides = kernel if stride is None else stride
     sizes = _sizes(draw, span, pads, strides, used, max_extra=10 - 2 * nd)
-    return PoolCase(
-        kind=kind,
-        x_shape=(n, c, *sizes),
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        dilation=dil,
-        ceil_mode=ceil_mode and draw(st.booleans()),
-        count_include_pad=draw(st.booleans()),
-    )
+    arguments = {
+        "kind": kind,
+        "x_shape": (n, c, *sizes),
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "dilation": dil,
+        "ceil_mode": ceil_mode and draw(st.booleans()),
+        "count_include_pad": draw(st.booleans()),
+    }
+    case = PoolCase(**arguments)
+    # A dilated window can step over every input cell: counting only input cells it has no divisor (the
+    # reference refuses it), counting the padded extent it has one.
+    excluded = kind == "avg" and not case.count_include_pad and any(d > 1 for d in dil)
+    if excluded and case.window_counts(np.ones(case.x_shape, dtype=bool)).min() == 0:
+        case = PoolCase(**{**arguments, "count_include_pad": True})
+    return case
 
 
 @st.composite
