@@ -11,6 +11,8 @@ silently ignore the dilation.
 import pytest
 from hypothesis import given
 
+from convequiv.adapters.base import Adapter
+from convequiv.pytest_plugin import Equivalence
 from convequiv.reference.cases import Example, PoolCase
 from convequiv.reference.strategies import OP_VALUES, examples, pool_cases
 
@@ -30,20 +32,22 @@ EDGE_CASES = [
 ]
 
 
-def _declared(adapter) -> None:
+def _declared(adapter: Adapter) -> None:
     if not getattr(adapter, "avg_pool_dilation", False):
         pytest.skip(f"{adapter.name} does not yet declare where its framework has average-pool dilation")
 
 
 @pytest.mark.ops("avg_pool")
 @given(ex=DILATED)
-def test_avg_pool_dilation(adapter, api, dtype, ex, equivalence):
+def test_avg_pool_dilation(adapter: Adapter, api: str, dtype: str, ex: Example, equivalence: Equivalence) -> None:
     _declared(adapter)
     equivalence.check(adapter, ex, api=api, dtype=dtype)
 
 
 @pytest.mark.ops("avg_pool")
 @pytest.mark.parametrize("ex", EDGE_CASES, ids=lambda e: e.name)
-def test_avg_pool_dilation_edge_case(adapter, api, dtype, ex, equivalence):
+def test_avg_pool_dilation_edge_case(
+    adapter: Adapter, api: str, dtype: str, ex: Example, equivalence: Equivalence
+) -> None:
     _declared(adapter)
     equivalence.check(adapter, ex, api=api, dtype=dtype)

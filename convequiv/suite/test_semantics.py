@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from convequiv.adapters.base import Semantics, Unsupported
+from convequiv.adapters.base import Adapter, Semantics, Unsupported
 from convequiv.equivalence import EquivalenceError, check
 from convequiv.reference.cases import DepthPoolCase, Example, GlobalPoolCase, PoolCase
 
@@ -29,11 +29,11 @@ NAN_EXAMPLES = {
 }
 
 
-def _dtype(adapter) -> str:
+def _dtype(adapter: Adapter) -> str:
     return "float64" if "float64" in adapter.dtypes else adapter.dtypes[0]
 
 
-def _prove(adapter, api, example, field, output):
+def _prove(adapter: Adapter, api: str, example: Example, field: str, output: str) -> None:
     dtype = _dtype(adapter)
     if output not in adapter.produces:
         pytest.skip(f"{adapter.name} does not produce {output!r}: the policy cannot be observed")
@@ -55,31 +55,31 @@ def _prove(adapter, api, example, field, output):
 
 
 @pytest.mark.ops("max_pool")
-def test_max_pool_tie_policy(adapter, api):
+def test_max_pool_tie_policy(adapter: Adapter, api: str) -> None:
     _prove(adapter, api, TIE_EXAMPLES["max_pool"], "ties", "dx")
 
 
 @pytest.mark.ops("depth_pool")
-def test_depth_pool_tie_policy(adapter, api):
+def test_depth_pool_tie_policy(adapter: Adapter, api: str) -> None:
     _prove(adapter, api, TIE_EXAMPLES["depth_pool"], "ties", "dx")
 
 
 @pytest.mark.ops("global_max_pool")
-def test_global_max_pool_tie_policy(adapter, api):
+def test_global_max_pool_tie_policy(adapter: Adapter, api: str) -> None:
     _prove(adapter, api, TIE_EXAMPLES["global_max_pool"], "ties", "dx")
 
 
 @pytest.mark.ops("max_pool")
-def test_max_pool_nan_policy(adapter, api):
+def test_max_pool_nan_policy(adapter: Adapter, api: str) -> None:
     _prove(adapter, api, NAN_EXAMPLES["max_pool"], "nan", "y")
 
 
 @pytest.mark.ops("global_max_pool")
-def test_global_max_pool_nan_policy(adapter, api):
+def test_global_max_pool_nan_policy(adapter: Adapter, api: str) -> None:
     _prove(adapter, api, NAN_EXAMPLES["global_max_pool"], "nan", "y")
 
 
-def test_semantics_are_valid_policy_names(adapter, api):
+def test_semantics_are_valid_policy_names(adapter: Adapter, api: str) -> None:
     """Declarations use the reference's keywords, for every op family."""
     for example in (*TIE_EXAMPLES.values(), *NAN_EXAMPLES.values()):
         declared = adapter.semantics(example.case, api)

@@ -10,14 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from convequiv.adapters.base import Adapter
 from convequiv.reference import conv_params, output_size
-from convequiv.reference.cases import ConvCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, Example, PoolCase
 from convequiv.reference.strategies import conv_cases, depth_pool_cases, examples, global_pool_cases, pool_cases
 
 ANY_CASE = st.one_of(conv_cases(), pool_cases("max"), pool_cases("avg"), depth_pool_cases(), global_pool_cases())
 
 
-def _reference_shape(case) -> tuple[int, ...]:
+def _reference_shape(case: Case) -> tuple[int, ...]:
     if isinstance(case, ConvCase):
         spatial = tuple(
             output_size(n, k, stride=s, padding=p, dilation=d)
@@ -35,7 +36,7 @@ def _reference_shape(case) -> tuple[int, ...]:
 
 @pytest.mark.ops("conv", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool")
 @given(case=ANY_CASE)
-def test_output_shape(adapter, api, case):
+def test_output_shape(adapter: Adapter, api: str, case: Case) -> None:
     assert case.out_shape == _reference_shape(case)
     if api not in adapter.apis_for(case.op) or not adapter.support(case, api, adapter.dtypes[0]):
         return
@@ -46,7 +47,7 @@ def test_output_shape(adapter, api, case):
 
 @pytest.mark.ops("conv", "max_pool", "avg_pool", "global_max_pool", "global_avg_pool")
 @given(ex=examples(st.one_of(conv_cases(), pool_cases("max"), pool_cases("avg"), global_pool_cases())))
-def test_layer_params(adapter, api, ex):
+def test_layer_params(adapter: Adapter, api: str, ex: Example) -> None:
     case = ex.case
     if api not in adapter.apis_for(case.op) or not adapter.support(case, api, adapter.dtypes[0]):
         return
