@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .infer import ModelInfo, infer
@@ -27,7 +28,7 @@ from .model import Model
 from .plan_torch import TorchOp, plan
 
 
-def _torch_pads(pads) -> tuple[int, ...]:
+def _torch_pads(pads: Iterable[Sequence[int]]) -> tuple[int, ...]:
     """Per-dimension ``(lo, hi)`` pairs -> PyTorch's pad order (last dimension first)."""
     out: list[int] = []
     for lo, hi in reversed(tuple(pads)):
@@ -43,7 +44,12 @@ def custom_modules() -> dict[str, type]:
     from torch import nn
 
     class PartialConv2d(nn.Module):
-        def __init__(self, in_channels: int, kernel_size: tuple[int, int], connections) -> None:
+        out_index: torch.Tensor  # buffers (register_buffer)
+        in_index: torch.Tensor
+
+        def __init__(
+            self, in_channels: int, kernel_size: tuple[int, int], connections: Sequence[Sequence[int]]
+        ) -> None:
             super().__init__()
             pairs = [(o, i) for o, inputs in enumerate(connections) for i in inputs]
             self.in_channels, self.out_channels = in_channels, len(connections)
@@ -54,7 +60,7 @@ def custom_modules() -> dict[str, type]:
             self.weight = nn.Parameter(torch.empty(len(pairs), *self.kernel_size).uniform_(-bound, bound))
             self.bias = nn.Parameter(torch.empty(self.out_channels).uniform_(-bound, bound))
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             full = x.new_zeros(self.out_channels, self.in_channels, *self.kernel_size)
             full = full.index_put((self.out_index, self.in_index), self.weight)
             return F.conv2d(x, full, self.bias)
@@ -66,7 +72,7 @@ def custom_modules() -> dict[str, type]:
             self.weight = nn.Parameter(torch.ones(channels))
             self.bias = nn.Parameter(torch.zeros(channels))
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             total = F.avg_pool2d(x, self.pool_size) * self.pool_size**2
             return total * self.weight[:, None, None] + self.bias[:, None, None]
 
@@ -75,7 +81,7 @@ def custom_modules() -> dict[str, type]:
             super().__init__()
             self.weight = nn.Parameter(torch.randint(0, 2, (units, in_features)).float() * 2 - 1, requires_grad=False)
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return ((x[:, None, :] - self.weight[None]) ** 2).sum(-1)
 
     class DepthPool(nn.Module):
@@ -83,12 +89,12 @@ def custom_modules() -> dict[str, type]:
             super().__init__()
             self.pool_size, self.mode = pool_size, mode
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             groups = x.reshape(x.shape[0], x.shape[1] // self.pool_size, self.pool_size, *x.shape[2:])
             return groups.amax(2) if self.mode == "max" else groups.mean(2)
 
     class LeCunTanh(nn.Module):
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return 1.7159 * torch.tanh(x * (2.0 / 3.0))
 
     class Rescaling(nn.Module):
@@ -96,7 +102,7 @@ def custom_modules() -> dict[str, type]:
             super().__init__()
             self.scale, self.offset = scale, offset
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x * self.scale + self.offset
 
     class CenterCrop(nn.Module):
@@ -104,7 +110,7 @@ def custom_modules() -> dict[str, type]:
             super().__init__()
             self.height, self.width = height, width
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             top, left = (x.shape[-2] - self.height) // 2, (x.shape[-1] - self.width) // 2
             return x[..., top : top + self.height, left : left + self.width]
 
@@ -113,7 +119,7 @@ def custom_modules() -> dict[str, type]:
             super().__init__()
             self.size, self.interpolation = (height, width), interpolation
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             kwargs = {"align_corners": False} if self.interpolation == "bilinear" else {}
             return F.interpolate(x, size=self.size, mode=self.interpolation, **kwargs)
 
@@ -122,7 +128,7 @@ def custom_modules() -> dict[str, type]:
             super().__init__()
             self.mode = mode
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             if not self.training:
                 return x
             for axis, key in ((-1, "horizontal"), (-2, "vertical")):
@@ -131,7 +137,7 @@ def custom_modules() -> dict[str, type]:
                     x = torch.where(flip[:, None, None, None], x.flip(axis), x)
             return x
 
-    def _affine(x, matrices):
+    def _affine(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
         grid = F.affine_grid(matrices, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
@@ -140,7 +146,7 @@ def custom_modules() -> dict[str, type]:
             super().__init__()
             self.factor = factor
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             if not self.training:
                 return x
             angle = (torch.rand(x.shape[0], device=x.device) * 2 - 1) * self.factor * 2 * math.pi
@@ -154,7 +160,7 @@ def custom_modules() -> dict[str, type]:
             self.height_factor = height_factor
             self.width_factor = height_factor if width_factor is None else width_factor
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             if not self.training:
                 return x
             n = x.shape[0]
@@ -165,15 +171,17 @@ def custom_modules() -> dict[str, type]:
             return _affine(x, torch.stack(rows, 1))
 
     class VGGPreprocess(nn.Module):
+        mean: torch.Tensor  # a buffer (register_buffer)
+
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("mean", torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1), persistent=False)
 
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x.flip(1) - self.mean
 
     class FunctionalFlatten(nn.Sequential):
-        def forward(self, x):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x.flatten(1)
 
     return {
@@ -207,7 +215,9 @@ def build_op(op: TorchOp) -> Any:
         module = custom_modules()[op.kind](**args)
     else:
         if op.kind.startswith(("ZeroPad", "ConstantPad")):
-            args["padding"] = _torch_pads(args["padding"])
+            pads = args["padding"]
+            assert isinstance(pads, tuple)  # the plan's explicit (lo, hi) pairs
+            args["padding"] = _torch_pads(pads)
         module = getattr(nn, op.kind)(**args)
     if not op.trainable:
         module.requires_grad_(False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .infer import ModelInfo
 from .model import to_layout
@@ -29,6 +30,14 @@ from .plan_torch import plan as torch_plan
 from .plan_torch import total_params as torch_total
 from .printed import Printed, printed_for
 from .render import keras_summary, torchsummary_numbers
+
+if TYPE_CHECKING:
+    from torch import nn
+
+#: A Keras layer or model (Keras ships no type information).
+KerasLayer = Any
+#: A Keras shape: ``None`` where unknown (the batch axis).
+KerasShape = tuple[int | None, ...]
 
 #: keras.applications models a description must equal: constructor arguments.
 APPLICATIONS = {
@@ -95,8 +104,8 @@ def _check_printed_one(info: ModelInfo, p: Printed) -> list[Mismatch]:
     elif p.layout == "shapes":
         for index, shape in p.shapes:
             li = info.layers[index]
-            got = (shape[0], *to_layout(li.output_shape, "channels_last"))
-            c.compare(f"layer {index} ({type(li.layer).__name__})", "output shape", shape, got)
+            got_shape = (shape[0], *to_layout(li.output_shape, "channels_last"))
+            c.compare(f"layer {index} ({type(li.layer).__name__})", "output shape", shape, got_shape)
         if p.weights:
             li = info.layers[-1]
             k = li.layer.kernel_size  # type: ignore[attr-defined]
@@ -127,13 +136,13 @@ def check_printed(info: ModelInfo) -> list[Mismatch]:
 # --- Keras ------------------------------------------------------------------------------------
 
 
-def _keras_counts(layer) -> tuple[int, int]:
+def _keras_counts(layer: KerasLayer) -> tuple[int, int]:
     trainable = sum(math.prod(w.shape) for w in layer.trainable_weights)
     frozen = sum(math.prod(w.shape) for w in layer.non_trainable_weights)
     return int(trainable), int(frozen)
 
 
-def _output_shape(layer) -> tuple:
+def _output_shape(layer: KerasLayer) -> KerasShape:
     # As Keras' own summary: the output of the layer's last call (a nested model's ``output`` is
     # its inner graph's, which may have unknown sizes).
     nodes = getattr(layer, "_inbound_nodes", None)
@@ -144,12 +153,12 @@ def _output_shape(layer) -> tuple:
     return tuple(layer.output.shape)
 
 
-def keras_rows(model) -> list[tuple[str, str, tuple, tuple[int, int]]]:
+def keras_rows(model: KerasLayer) -> list[tuple[str, str, KerasShape, tuple[int, int]]]:
     """``(name, class, output shape, (trainable, non-trainable))`` of a built Keras model's layers."""
     return [(layer.name, type(layer).__name__, _output_shape(layer), _keras_counts(layer)) for layer in model.layers]
 
 
-def _summary_text(model) -> str:
+def _summary_text(model: KerasLayer) -> str:
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "200"  # rich would crop lines at a narrow terminal's width
     try:
@@ -219,15 +228,17 @@ def _check_application(info: ModelInfo) -> list[Mismatch]:
 # --- PyTorch ----------------------------------------------------------------------------------
 
 
-def torch_rows(net, input_shape: tuple[int, ...], batch: int = 2) -> list[tuple[str, tuple, int, bool | None]]:
+def torch_rows(
+    net: nn.Module, input_shape: tuple[int, ...], batch: int = 2
+) -> list[tuple[str, tuple[int, ...], int, bool | None]]:
     """torchsummary's rows of a built module: ``(Class-k, output shape with -1, weight+bias count,
     weight.requires_grad)`` for every non-container module, in the order their forward ends."""
     import torch
     from torch import nn
 
-    rows: list[tuple[str, tuple, int, bool | None]] = []
+    rows: list[tuple[str, tuple[int, ...], int, bool | None]] = []
 
-    def hook(module, inputs, output) -> None:
+    def hook(module: nn.Module, inputs: tuple[object, ...], output: torch.Tensor) -> None:
         count, trainable = 0, None
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
         if weight is not None and hasattr(weight, "size"):

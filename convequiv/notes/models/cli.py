@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check(infos: list[ModelInfo]) -> int:
     from . import check, frameworks
+    from .printed import printed_for
 
     torch_ok = frameworks.load("torch") is not None
     keras_ok = frameworks.load("keras") is not None
@@ -91,7 +92,7 @@ def _check(infos: list[ModelInfo]) -> int:
                         name, label, "model", "build or run failed", "success", f"{type(exc).__name__}: {exc}"
                     )
                 ]
-            if label == "notes" and not check.printed_for(name):
+            if label == "notes" and not printed_for(name):
                 parts.append("notes: prints nothing")
             else:
                 parts.append(f"{label}: {'ok' if not found else f'{len(found)} mismatch(es)'}")

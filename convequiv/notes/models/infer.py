@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from convequiv.reference import (
     ParamCount,
@@ -36,6 +37,10 @@ from . import layers as L
 from .model import DATA_FORMATS, Model
 
 Shape = tuple[int, ...]
+#: What a shape rule gives: the output shape, then the Keras and the torch parameter counts.
+Result = tuple[Shape, ParamCount, ParamCount]
+T = TypeVar("T")
+LayerT = TypeVar("LayerT", bound=L.Layer)
 ZERO = ParamCount(0, 0)
 
 
@@ -162,7 +167,7 @@ def _same(keras: int, torch: int | None = None) -> tuple[ParamCount, ParamCount]
     return ParamCount(keras), ParamCount(keras if torch is None else torch)
 
 
-def _call(fn: Callable[..., object], *args: object, **kwargs: object):
+def _call(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     try:
         return fn(*args, **kwargs)
     except (TypeError, ValueError) as exc:
@@ -171,10 +176,10 @@ def _call(fn: Callable[..., object], *args: object, **kwargs: object):
 
 # --- shape and parameter rules, one per layer kind ---------------------------------------------
 
-Rule = Callable[[L.Layer, Shape], tuple[Shape, ParamCount, ParamCount]]
+Rule = Callable[[L.Layer, Shape], Result]
 
 
-def _conv(layer: L.Conv, shape: Shape):
+def _conv(layer: L.Conv, shape: Shape) -> Result:
     nd = layer.ndim
     c, sizes = _spatial(layer, shape, nd)
     k = _ints("kernel_size", layer.kernel_size, nd)
@@ -187,7 +192,7 @@ def _conv(layer: L.Conv, shape: Shape):
     return (layer.filters, *out), *_same(n)
 
 
-def _depthwise(layer: L.DepthwiseConv2D, shape: Shape):
+def _depthwise(layer: L.DepthwiseConv2D, shape: Shape) -> Result:
     c, sizes = _spatial(layer, shape, 2)
     k, s, d = (_ints(a, getattr(layer, a), 2) for a in ("kernel_size", "strides", "dilation_rate"))
     m = _positive("depth_multiplier", layer.depth_multiplier)
@@ -196,7 +201,7 @@ def _depthwise(layer: L.DepthwiseConv2D, shape: Shape):
     return (c * m, *out), *_same(n)
 
 
-def _separable(layer: L.SeparableConv2D, shape: Shape):
+def _separable(layer: L.SeparableConv2D, shape: Shape) -> Result:
     c, sizes = _spatial(layer, shape, 2)
     k, s, d = (_ints(a, getattr(layer, a), 2) for a in ("kernel_size", "strides", "dilation_rate"))
     m = _positive("depth_multiplier", layer.depth_multiplier)
@@ -206,7 +211,7 @@ def _separable(layer: L.SeparableConv2D, shape: Shape):
     return (layer.filters, *out), *_same(n)
 
 
-def _partial(layer: L.PartialConv2D, shape: Shape):
+def _partial(layer: L.PartialConv2D, shape: Shape) -> Result:
     c, sizes = _spatial(layer, shape, 2)
     k = _ints("kernel_size", layer.kernel_size, 2)
     filters = _positive("filters", layer.filters)
@@ -223,7 +228,7 @@ def _partial(layer: L.PartialConv2D, shape: Shape):
     return (filters, *out), *_same(total)
 
 
-def _pool(layer: L.Pool, shape: Shape):
+def _pool(layer: L.Pool, shape: Shape) -> Result:
     nd = layer.ndim
     c, sizes = _spatial(layer, shape, nd)
     k = _ints("pool_size", layer.pool_size, nd)
@@ -234,14 +239,14 @@ def _pool(layer: L.Pool, shape: Shape):
     return (c, *window_out(sizes, k, s, (1,) * nd, pads, layer.ceil_mode)), ZERO, ZERO
 
 
-def _subsampling(layer: L.Subsampling2D, shape: Shape):
+def _subsampling(layer: L.Subsampling2D, shape: Shape) -> Result:
     c, sizes = _spatial(layer, shape, 2)
     p = _positive("pool_size", layer.pool_size)
     out = window_out(sizes, (p, p), (p, p), (1, 1), ((0, 0), (0, 0)))
     return (c, *out), *_same(depthwise_conv_params(c, 1))
 
 
-def _depth_pool(layer: L.DepthPool, shape: Shape):
+def _depth_pool(layer: L.DepthPool, shape: Shape) -> Result:
     if len(shape) < 2:
         raise _Fail(f"expects a (C, *spatial) input, got shape {shape}")
     k = _positive("pool_size", layer.pool_size)
@@ -252,24 +257,24 @@ def _depth_pool(layer: L.DepthPool, shape: Shape):
     return (shape[0] // k, *shape[1:]), ZERO, ZERO
 
 
-def _global_pool(layer: L.GlobalPool, shape: Shape):
+def _global_pool(layer: L.GlobalPool, shape: Shape) -> Result:
     c, sizes = _spatial(layer, shape, layer.ndim)
     return ((c, *(1,) * len(sizes)) if layer.keepdims else (c,)), ZERO, ZERO
 
 
-def _batch_norm(layer: L.BatchNormalization, shape: Shape):
+def _batch_norm(layer: L.BatchNormalization, shape: Shape) -> Result:
     c = shape[0]
     return shape, batch_norm_params(c, convention="keras"), batch_norm_params(c, convention="torch")
 
 
-def _lrn(layer: L.LocalResponseNorm, shape: Shape):
+def _lrn(layer: L.LocalResponseNorm, shape: Shape) -> Result:
     if len(shape) < 2:
         raise _Fail(f"expects a (C, *spatial) input, got shape {shape}")
     _positive("size", layer.size)
     return shape, ZERO, ZERO
 
 
-def _flatten(layer: L.Flatten, shape: Shape):
+def _flatten(layer: L.Flatten, shape: Shape) -> Result:
     return (math.prod(shape),), ZERO, ZERO
 
 
@@ -279,47 +284,47 @@ def _flat(shape: Shape) -> int:
     return shape[0]
 
 
-def _dense(layer: L.Dense, shape: Shape):
+def _dense(layer: L.Dense, shape: Shape) -> Result:
     f = _flat(shape)
     n = _call(dense_params, f, layer.units, bias=layer.use_bias)
     return (layer.units,), *_same(n)
 
 
-def _rbf(layer: L.RBF, shape: Shape):
+def _rbf(layer: L.RBF, shape: Shape) -> Result:
     f = _flat(shape)
     n = _call(dense_params, f, layer.units, bias=False)
     return (layer.units,), ParamCount(0, n), ParamCount(0, n)
 
 
-def _dropout(layer: L.Dropout, shape: Shape):
+def _dropout(layer: L.Dropout, shape: Shape) -> Result:
     if not isinstance(layer.rate, (int, float)) or not 0 <= layer.rate < 1:
         raise _Fail(f"rate must be in [0, 1), got {layer.rate!r}")
     return shape, ZERO, ZERO
 
 
-def _activation_layer(layer: L.Activation, shape: Shape):
+def _activation_layer(layer: L.Activation, shape: Shape) -> Result:
     if layer.function not in L.ACTIVATIONS:
         raise _Fail(f"unknown activation {layer.function!r} (known: {', '.join(L.ACTIVATIONS)})")
     return shape, ZERO, ZERO
 
 
-def _identity(layer: L.Layer, shape: Shape):
+def _identity(layer: L.Layer, shape: Shape) -> Result:
     return shape, ZERO, ZERO
 
 
 def _image(layer: L.Layer, shape: Shape) -> tuple[int, int, int]:
     if len(shape) != 3:
         raise _Fail(f"expects an image (C, H, W), got shape {shape}")
-    return shape  # type: ignore[return-value]
+    return shape
 
 
-def _zero_padding(layer: L.ZeroPadding, shape: Shape):
+def _zero_padding(layer: L.ZeroPadding, shape: Shape) -> Result:
     c, sizes = _spatial(layer, shape, layer.ndim)
     pads = window_pads(layer.padding, sizes, (1,) * layer.ndim, (1,) * layer.ndim, (1,) * layer.ndim)
     return (c, *(n + lo + hi for n, (lo, hi) in zip(sizes, pads))), ZERO, ZERO
 
 
-def _center_crop(layer: L.CenterCrop, shape: Shape):
+def _center_crop(layer: L.CenterCrop, shape: Shape) -> Result:
     c, h, w = _image(layer, shape)
     th, tw = _positive("height", layer.height), _positive("width", layer.width)
     if th > h or tw > w:
@@ -327,68 +332,65 @@ def _center_crop(layer: L.CenterCrop, shape: Shape):
     return (c, th, tw), ZERO, ZERO
 
 
-def _resizing(layer: L.Resizing, shape: Shape):
+def _resizing(layer: L.Resizing, shape: Shape) -> Result:
     c, _, _ = _image(layer, shape)
     if layer.interpolation not in ("bilinear", "nearest"):
         raise _Fail(f"interpolation must be 'bilinear' or 'nearest', got {layer.interpolation!r}")
     return (c, _positive("height", layer.height), _positive("width", layer.width)), ZERO, ZERO
 
 
-def _random_flip(layer: L.RandomFlip, shape: Shape):
+def _random_flip(layer: L.RandomFlip, shape: Shape) -> Result:
     _image(layer, shape)
     if layer.mode not in ("horizontal", "vertical", "horizontal_and_vertical"):
         raise _Fail(f"mode must be horizontal, vertical or horizontal_and_vertical, got {layer.mode!r}")
     return shape, ZERO, ZERO
 
 
-def _random_geometry(layer: L.Layer, shape: Shape):
+def _random_geometry(layer: L.Layer, shape: Shape) -> Result:
     _image(layer, shape)
     return shape, ZERO, ZERO
 
 
-def _vgg_preprocess(layer: L.VGGPreprocess, shape: Shape):
+def _vgg_preprocess(layer: L.VGGPreprocess, shape: Shape) -> Result:
     if len(shape) != 3 or shape[0] != 3:
         raise _Fail(f"expects an RGB image (3, H, W), got shape {shape}")
     return shape, ZERO, ZERO
 
 
-RULES: dict[type, Rule] = {
-    L.Conv1D: _conv,
-    L.Conv2D: _conv,
-    L.Conv3D: _conv,
-    L.DepthwiseConv2D: _depthwise,
-    L.SeparableConv2D: _separable,
-    L.PartialConv2D: _partial,
-    L.MaxPooling1D: _pool,
-    L.MaxPooling2D: _pool,
-    L.MaxPooling3D: _pool,
-    L.AveragePooling1D: _pool,
-    L.AveragePooling2D: _pool,
-    L.AveragePooling3D: _pool,
-    L.Subsampling2D: _subsampling,
-    L.DepthPool: _depth_pool,
-    L.GlobalAveragePooling1D: _global_pool,
-    L.GlobalAveragePooling2D: _global_pool,
-    L.GlobalAveragePooling3D: _global_pool,
-    L.GlobalMaxPooling2D: _global_pool,
-    L.BatchNormalization: _batch_norm,
-    L.LocalResponseNorm: _lrn,
-    L.Flatten: _flatten,
-    L.Dense: _dense,
-    L.RBF: _rbf,
-    L.Dropout: _dropout,
-    L.Activation: _activation_layer,
-    L.Rescaling: _identity,
-    L.ZeroPadding1D: _zero_padding,
-    L.ZeroPadding2D: _zero_padding,
-    L.ZeroPadding3D: _zero_padding,
-    L.CenterCrop: _center_crop,
-    L.Resizing: _resizing,
-    L.RandomFlip: _random_flip,
-    L.RandomRotation: _random_geometry,
-    L.RandomZoom: _random_geometry,
-    L.VGGPreprocess: _vgg_preprocess,
-}
+#: The shape rule of each layer type.
+RULES: dict[type[L.Layer], Rule] = {}
+
+
+def _rule(rule: Callable[[LayerT, Shape], Result], *kinds: type[LayerT]) -> None:
+    """Register ``rule`` for the layer types ``kinds``."""
+    for kind in kinds:
+        # A rule takes its own layer type, which Rule (any layer) cannot say: the walker looks a rule
+        # up by ``type(layer)``, so it only ever hands a rule the layers it was registered for.
+        RULES[kind] = cast(Rule, rule)
+
+
+_rule(_conv, L.Conv1D, L.Conv2D, L.Conv3D)
+_rule(_depthwise, L.DepthwiseConv2D)
+_rule(_separable, L.SeparableConv2D)
+_rule(_partial, L.PartialConv2D)
+_rule(_pool, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D)
+_rule(_subsampling, L.Subsampling2D)
+_rule(_depth_pool, L.DepthPool)
+_rule(_global_pool, L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D, L.GlobalMaxPooling2D)
+_rule(_batch_norm, L.BatchNormalization)
+_rule(_lrn, L.LocalResponseNorm)
+_rule(_flatten, L.Flatten)
+_rule(_dense, L.Dense)
+_rule(_rbf, L.RBF)
+_rule(_dropout, L.Dropout)
+_rule(_activation_layer, L.Activation)
+_rule(_identity, L.Rescaling)
+_rule(_zero_padding, L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D)
+_rule(_center_crop, L.CenterCrop)
+_rule(_resizing, L.Resizing)
+_rule(_random_flip, L.RandomFlip)
+_rule(_random_geometry, L.RandomRotation, L.RandomZoom)
+_rule(_vgg_preprocess, L.VGGPreprocess)
 
 
 def _freeze(count: ParamCount) -> ParamCount:

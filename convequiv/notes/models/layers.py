@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 IntOrTuple = int | tuple[int, ...]
-Padding = str | int | tuple
+#: ``"valid"``, ``"same"``, one int for every side, one int per dimension, or ``(lo, hi)`` pairs.
+Padding = str | int | tuple[int, ...] | tuple[tuple[int, int], ...]
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "lecun_tanh")
 

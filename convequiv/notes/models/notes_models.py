@@ -16,6 +16,7 @@ from .layers import (
     Dropout,
     Flatten,
     GlobalAveragePooling2D,
+    Layer,
     MaxPooling2D,
     RandomFlip,
     RandomRotation,
@@ -156,7 +157,7 @@ def _note002() -> list[Model]:
     ]
 
 
-def _torch_mnist(functional_flatten: bool) -> tuple:
+def _torch_mnist(functional_flatten: bool) -> tuple[Layer, ...]:
     return (
         Conv2D(16, 3),
         Activation("relu"),
@@ -204,7 +205,7 @@ def _note003() -> list[Model]:
     ]
 
 
-def _mnist_convnet() -> tuple:
+def _mnist_convnet() -> tuple[Layer, ...]:
     return (
         Conv2D(32, 3, activation="relu"),
         MaxPooling2D(2),
@@ -216,7 +217,7 @@ def _mnist_convnet() -> tuple:
     )
 
 
-def _cats_convnet() -> tuple:
+def _cats_convnet() -> tuple[Layer, ...]:
     return (
         Conv2D(32, 3, activation="relu"),
         MaxPooling2D(2),
@@ -235,13 +236,15 @@ def _augmentation() -> Block:
     return Block(layers=(RandomFlip("horizontal"), RandomRotation(0.1), RandomZoom(0.2)))
 
 
-def _vgg_head() -> tuple:
+def _vgg_head() -> tuple[Layer, ...]:
     return (Flatten(), Dense(256), Dropout(0.5), Dense(1, activation="sigmoid"))
 
 
 def _note004() -> list[Model]:
     vgg180 = vgg16_base()
-    finetune = tuple(layer if layer.name.startswith("block5") else _frozen(layer) for layer in vgg180)
+    finetune = tuple(
+        layer if layer.name is not None and layer.name.startswith("block5") else _frozen(layer) for layer in vgg180
+    )
     return [
         Model(
             "004-mnist-convnet",
@@ -334,7 +337,7 @@ def _note004() -> list[Model]:
     ]
 
 
-def _frozen(layer):
+def _frozen(layer: Layer) -> Layer:
     from dataclasses import replace
 
     return replace(layer, trainable=False)

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from convequiv.adapters.translate import has_padding, padded_sizes
 from convequiv.reference import ParamCount
 
 from . import layers as L
-from .infer import ZERO, LayerInfo, ModelInfo, Shape, window_of
+from .infer import ZERO, LayerInfo, LayerT, ModelInfo, Shape, window_of
 from .model import to_layout
 from .plan_torch import UnsupportedLayer
 
@@ -90,7 +91,9 @@ class _Planner:
         self.trainable = not frozen
         self.ops: list[KerasOp] = []
 
-    def add(self, kind: str, shape: Shape, params: ParamCount = ZERO, *, explicit: str | None = None, **args: object):
+    def add(
+        self, kind: str, shape: Shape, params: ParamCount = ZERO, *, explicit: str | None = None, **args: object
+    ) -> None:
         if not self.trainable:
             params = ParamCount(0, params.total)
         name = self.namer(to_snake_case(kind), explicit)
@@ -104,11 +107,18 @@ def _padded(shape: Shape, pads: tuple[tuple[int, int], ...]) -> Shape:
     return (shape[0], *padded_sizes(shape[1:], pads))
 
 
-def _window_padding(p: _Planner, info: LayerInfo, pads, same_pads, pad_kind: str, native: object = None) -> str:
+def _window_padding(
+    p: _Planner,
+    info: LayerInfo,
+    pads: tuple[tuple[int, int], ...],
+    same_pads: tuple[tuple[int, int], ...],
+    pad_kind: str,
+    native: object = None,
+) -> str:
     """Keras ``padding`` for a window layer: ``native`` when it is ``"valid"``/``"same"``, else from
     the explicit ``pads`` (adding a ``pad_kind`` layer first when neither string fits)."""
     if native in ("valid", "same"):
-        return native  # type: ignore[return-value]
+        return native
     if not has_padding(tuple(pads)):
         return "valid"
     if tuple(pads) == tuple(same_pads):
@@ -180,7 +190,7 @@ def _pool(p: _Planner, layer: L.Pool, info: LayerInfo) -> None:
     p.add(cls, info.output_shape, explicit=layer.name, pool_size=win.kernel, strides=win.strides, padding=padding)
 
 
-def _fields(*names: str):
+def _fields(*names: str) -> Callable[[_Planner, L.Layer, LayerInfo], None]:
     def plan(p: _Planner, layer: L.Layer, info: LayerInfo) -> None:
         p.add(
             layer.keras_class,
@@ -214,43 +224,47 @@ def _partial(p: _Planner, layer: L.PartialConv2D, info: LayerInfo) -> None:
     )
 
 
-PLANS = {
-    L.Conv1D: _conv,
-    L.Conv2D: _conv,
-    L.Conv3D: _conv,
-    L.DepthwiseConv2D: _depthwise,
-    L.SeparableConv2D: _depthwise,
-    L.PartialConv2D: _partial,
-    L.MaxPooling1D: _pool,
-    L.MaxPooling2D: _pool,
-    L.MaxPooling3D: _pool,
-    L.AveragePooling1D: _pool,
-    L.AveragePooling2D: _pool,
-    L.AveragePooling3D: _pool,
-    L.Subsampling2D: _fields("pool_size", "activation"),
-    L.DepthPool: _fields("pool_size", "mode"),
-    L.GlobalAveragePooling1D: _fields("keepdims"),
-    L.GlobalAveragePooling2D: _fields("keepdims"),
-    L.GlobalAveragePooling3D: _fields("keepdims"),
-    L.GlobalMaxPooling2D: _fields("keepdims"),
-    L.BatchNormalization: _fields("momentum", "epsilon"),
-    L.LocalResponseNorm: _fields("size", "alpha", "beta", "k"),
-    L.Flatten: _fields(),
-    L.Dense: _fields("units", "use_bias", "activation"),
-    L.RBF: _fields("units"),
-    L.Dropout: _fields("rate"),
-    L.Activation: _fields("function"),
-    L.Rescaling: _fields("scale", "offset"),
-    L.ZeroPadding1D: _zero_padding,
-    L.ZeroPadding2D: _zero_padding,
-    L.ZeroPadding3D: _zero_padding,
-    L.CenterCrop: _fields("height", "width"),
-    L.Resizing: _fields("height", "width", "interpolation"),
-    L.RandomFlip: _fields("mode"),
-    L.RandomRotation: _fields("factor"),
-    L.RandomZoom: _fields("height_factor", "width_factor"),
-    L.VGGPreprocess: _fields(),
-}
+#: How a layer of each type is planned.
+LayerPlan = Callable[[_Planner, L.Layer, LayerInfo], None]
+PLANS: dict[type[L.Layer], LayerPlan] = {}
+
+
+def _plan(rule: Callable[[_Planner, LayerT, LayerInfo], None], *kinds: type[LayerT]) -> None:
+    """Register ``rule`` for the layer types ``kinds``."""
+    for kind in kinds:
+        # A rule takes its own layer type, which LayerPlan (any layer) cannot say: the planner looks a
+        # rule up by ``type(layer)``, so it only ever hands a rule the layers it was registered for.
+        PLANS[kind] = cast(LayerPlan, rule)
+
+
+_plan(_conv, L.Conv1D, L.Conv2D, L.Conv3D)
+_plan(_depthwise, L.DepthwiseConv2D)
+_plan(_depthwise, L.SeparableConv2D)
+_plan(_partial, L.PartialConv2D)
+_plan(_pool, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D)
+_plan(_fields("pool_size", "activation"), L.Subsampling2D)
+_plan(_fields("pool_size", "mode"), L.DepthPool)
+_plan(
+    _fields("keepdims"),
+    L.GlobalAveragePooling1D,
+    L.GlobalAveragePooling2D,
+    L.GlobalAveragePooling3D,
+    L.GlobalMaxPooling2D,
+)
+_plan(_fields("momentum", "epsilon"), L.BatchNormalization)
+_plan(_fields("size", "alpha", "beta", "k"), L.LocalResponseNorm)
+_plan(_fields(), L.Flatten, L.VGGPreprocess)
+_plan(_fields("units", "use_bias", "activation"), L.Dense)
+_plan(_fields("units"), L.RBF)
+_plan(_fields("rate"), L.Dropout)
+_plan(_fields("function"), L.Activation)
+_plan(_fields("scale", "offset"), L.Rescaling)
+_plan(_zero_padding, L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D)
+_plan(_fields("height", "width"), L.CenterCrop)
+_plan(_fields("height", "width", "interpolation"), L.Resizing)
+_plan(_fields("mode"), L.RandomFlip)
+_plan(_fields("factor"), L.RandomRotation)
+_plan(_fields("height_factor", "width_factor"), L.RandomZoom)
 
 
 def plan_layers(infos: tuple[LayerInfo, ...], namer: Namer, frozen: bool = False) -> tuple[KerasOp, ...]:

@@ -24,14 +24,15 @@ Translation rules (a description layer may become several modules):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from convequiv.adapters.translate import padded_sizes, symmetric, torch_pool_takes
 from convequiv.reference import ParamCount, dense_params, depthwise_conv_params, output_size, resolve_padding
 
 from . import layers as L
-from .infer import ZERO, LayerInfo, ModelInfo, Shape, window_of
+from .infer import ZERO, LayerInfo, LayerT, ModelInfo, Shape, Window, window_of
 
 
 class UnsupportedLayer(ValueError):
@@ -72,13 +73,19 @@ class _Planner:
         self.ops: list[TorchOp] = []
 
     def add(self, kind: str, shape: Shape, params: ParamCount = ZERO, *, listed: bool = True, **args: object) -> None:
+        self.add_op(kind, shape, args, params, listed=listed)
+
+    def add_op(
+        self, kind: str, shape: Shape, args: Mapping[str, object], params: ParamCount = ZERO, *, listed: bool = True
+    ) -> None:
+        """:meth:`add` with the module's arguments in a mapping (for arguments chosen case by case)."""
         if not self.trainable:
             params = ParamCount(0, params.total)
-        self.ops.append(TorchOp(kind, args, self.info.path, tuple(shape), params, listed, self.trainable))
+        self.ops.append(TorchOp(kind, dict(args), self.info.path, tuple(shape), params, listed, self.trainable))
 
     def activation(self, name: str | None, shape: Shape) -> None:
         if name is not None:
-            self.add(ACTIVATION_MODULES[name], shape, **({"dim": 1} if name == "softmax" else {}))
+            self.add_op(ACTIVATION_MODULES[name], shape, {"dim": 1} if name == "softmax" else {})
 
 
 def _padded(shape: Shape, pads: tuple[tuple[int, int], ...]) -> Shape:
@@ -126,13 +133,13 @@ def _depthwise(p: _Planner, layer: L.DepthwiseConv2D | L.SeparableConv2D, info: 
     depth_shape = (c * m, *info.output_shape[1:])
     args = dict(in_channels=c, out_channels=c * m, kernel_size=win.kernel, stride=win.strides, padding=padding)
     args.update(dilation=win.dilation, groups=c, bias=depth_bias)
-    p.add(
+    p.add_op(
         "Conv2d",
         depth_shape,
+        args,
         ParamCount(depthwise_conv_params(c, win.kernel, depth_multiplier=m, bias=depth_bias)),
-        **args,
     )
-    if separable:
+    if isinstance(layer, L.SeparableConv2D):
         point = ParamCount(dense_params(c * m, layer.filters, bias=layer.use_bias))
         p.add(
             "Conv2d",
@@ -170,21 +177,19 @@ def _pool(p: _Planner, layer: L.Pool, info: LayerInfo) -> None:
         )
         if padded_out != win.out:
             raise _fail(info, "in ceil mode behind a pad module PyTorch would keep a window that starts in the padding")
-        p.add(
-            f"ConstantPad{nd}d" if is_max else f"ZeroPad{nd}d",
-            _padded(info.input_shape, win.pads),
-            padding=win.pads,
-            **({"value": float("-inf")} if is_max else {}),
-        )
+        pad_args: dict[str, object] = {"padding": win.pads}
+        if is_max:
+            pad_args["value"] = float("-inf")
+        p.add_op(f"ConstantPad{nd}d" if is_max else f"ZeroPad{nd}d", _padded(info.input_shape, win.pads), pad_args)
         padding = (0,) * nd
     kind = f"MaxPool{nd}d" if is_max else f"AvgPool{nd}d"
     args: dict[str, object] = dict(kernel_size=win.kernel, stride=win.strides, padding=padding, ceil_mode=ceil_mode)
     if not is_max:
         args["count_include_pad"] = include
-    p.add(kind, info.output_shape, **args)
+    p.add_op(kind, info.output_shape, args)
 
 
-def _ceil_equivalent(win) -> bool:
+def _ceil_equivalent(win: Window) -> bool:
     """Pads ``(0, hi)`` with ``hi`` below the window give the same windows as ceil mode without pads."""
     if any(lo for lo, _ in win.pads):
         return False
@@ -275,50 +280,49 @@ def _zero_padding(p: _Planner, layer: L.ZeroPadding, info: LayerInfo) -> None:
     p.add(f"ZeroPad{layer.ndim}d", info.output_shape, padding=resolve_padding(layer.padding, info.input_shape[1:], 1))
 
 
-def _fields(*names: str):
+def _fields(*names: str) -> Callable[[_Planner, L.Layer, LayerInfo], None]:
     def plan(p: _Planner, layer: L.Layer, info: LayerInfo) -> None:
         p.add(type(layer).__name__, info.output_shape, **{n: getattr(layer, n) for n in names})
 
     return plan
 
 
-PLANS = {
-    L.Conv1D: _conv,
-    L.Conv2D: _conv,
-    L.Conv3D: _conv,
-    L.DepthwiseConv2D: _depthwise,
-    L.SeparableConv2D: _depthwise,
-    L.PartialConv2D: _partial,
-    L.MaxPooling1D: _pool,
-    L.MaxPooling2D: _pool,
-    L.MaxPooling3D: _pool,
-    L.AveragePooling1D: _pool,
-    L.AveragePooling2D: _pool,
-    L.AveragePooling3D: _pool,
-    L.Subsampling2D: _subsampling,
-    L.DepthPool: _fields("pool_size", "mode"),
-    L.GlobalAveragePooling1D: _global_pool,
-    L.GlobalAveragePooling2D: _global_pool,
-    L.GlobalAveragePooling3D: _global_pool,
-    L.GlobalMaxPooling2D: _global_pool,
-    L.BatchNormalization: _batch_norm,
-    L.LocalResponseNorm: _lrn,
-    L.Flatten: _flatten,
-    L.Dense: _dense,
-    L.RBF: _rbf,
-    L.Dropout: lambda p, layer, info: p.add("Dropout", info.output_shape, p=layer.rate),
-    L.Activation: _activation,
-    L.Rescaling: _fields("scale", "offset"),
-    L.ZeroPadding1D: _zero_padding,
-    L.ZeroPadding2D: _zero_padding,
-    L.ZeroPadding3D: _zero_padding,
-    L.CenterCrop: _fields("height", "width"),
-    L.Resizing: _fields("height", "width", "interpolation"),
-    L.RandomFlip: _fields("mode"),
-    L.RandomRotation: _fields("factor"),
-    L.RandomZoom: _fields("height_factor", "width_factor"),
-    L.VGGPreprocess: _fields(),
-}
+#: How a layer of each type is planned.
+LayerPlan = Callable[[_Planner, L.Layer, LayerInfo], None]
+PLANS: dict[type[L.Layer], LayerPlan] = {}
+
+
+def _plan(rule: Callable[[_Planner, LayerT, LayerInfo], None], *kinds: type[LayerT]) -> None:
+    """Register ``rule`` for the layer types ``kinds``."""
+    for kind in kinds:
+        # A rule takes its own layer type, which LayerPlan (any layer) cannot say: the planner looks a
+        # rule up by ``type(layer)``, so it only ever hands a rule the layers it was registered for.
+        PLANS[kind] = cast(LayerPlan, rule)
+
+
+_plan(_conv, L.Conv1D, L.Conv2D, L.Conv3D)
+_plan(_depthwise, L.DepthwiseConv2D)
+_plan(_depthwise, L.SeparableConv2D)
+_plan(_partial, L.PartialConv2D)
+_plan(_pool, L.MaxPooling1D, L.MaxPooling2D, L.MaxPooling3D, L.AveragePooling1D, L.AveragePooling2D, L.AveragePooling3D)
+_plan(_subsampling, L.Subsampling2D)
+_plan(_fields("pool_size", "mode"), L.DepthPool)
+_plan(_global_pool, L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D, L.GlobalMaxPooling2D)
+_plan(_batch_norm, L.BatchNormalization)
+_plan(_lrn, L.LocalResponseNorm)
+_plan(_flatten, L.Flatten)
+_plan(_dense, L.Dense)
+_plan(_rbf, L.RBF)
+_plan(lambda p, layer, info: p.add("Dropout", info.output_shape, p=layer.rate), L.Dropout)
+_plan(_activation, L.Activation)
+_plan(_fields("scale", "offset"), L.Rescaling)
+_plan(_zero_padding, L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D)
+_plan(_fields("height", "width"), L.CenterCrop)
+_plan(_fields("height", "width", "interpolation"), L.Resizing)
+_plan(_fields("mode"), L.RandomFlip)
+_plan(_fields("factor"), L.RandomRotation)
+_plan(_fields("height_factor", "width_factor"), L.RandomZoom)
+_plan(_fields(), L.VGGPreprocess)
 
 
 def plan_layers(infos: tuple[LayerInfo, ...], frozen: bool = False) -> tuple[TorchOp, ...]:

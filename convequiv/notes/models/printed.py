@@ -20,7 +20,7 @@ class Printed:
     lines: str
     layout: str  # "keras2", "keras2.9" (TF 2.9+ wrapped rows), "torchsummary" or "shapes"
     model_name: str | None = None
-    rows: tuple[tuple, ...] = ()
+    rows: tuple[tuple[object, ...], ...] = ()  # Keras rows of four values, torchsummary rows of three
     total: int | None = None
     trainable: int | None = None
     non_trainable: int | None = None

@@ -23,6 +23,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from convequiv.reference import ParamCount
+
 from . import boxtable, plan_keras, plan_torch
 from . import layers as L
 from .infer import LayerInfo, ModelInfo
@@ -90,7 +92,7 @@ def _keras2_row(fields: Sequence[str]) -> str:
     return line
 
 
-def _keras2(name: str, ops: Sequence[plan_keras.KerasOp], total) -> str:
+def _keras2(name: str, ops: Sequence[plan_keras.KerasOp], total: ParamCount) -> str:
     width = KERAS2_LINE_LENGTH
     lines = [f'Model: "{name}"', "_" * width, _keras2_row(("Layer (type)", "Output Shape", "Param #")), "=" * width]
     for i, op in enumerate(ops):
@@ -250,7 +252,7 @@ def markdown(infos: Sequence[ModelInfo]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _count(c) -> dict[str, int]:
+def _count(c: ParamCount) -> dict[str, int]:
     return {"trainable": c.trainable, "non_trainable": c.non_trainable, "total": c.total}
 
 
