@@ -20,6 +20,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 NOTES_ENV = "CONVEQUIV_NOTES"
 NOTE_IDS = ("000", "001", "002", "003", "004")
@@ -90,6 +91,10 @@ def find_notes() -> Notes | None:
     return None
 
 
+#: The globals a listing runs in: whatever its code, and the listings before it, define.
+Namespace = dict[str, Any]
+
+
 @dataclass
 class Run:
     """Outcome of running one listing: ``error`` is ``"Type: message"`` (first line) or ``None``."""
@@ -99,7 +104,7 @@ class Run:
     error_type: str | None
     note_line: int | None
     stdout: str
-    namespace: dict = field(repr=False)
+    namespace: Namespace = field(repr=False)
 
     @property
     def ok(self) -> bool:
@@ -112,7 +117,7 @@ class Run:
         return f"{self.listing.label} stops{where} with {self.error}"
 
 
-def run_listing(listing: Listing, namespace: dict) -> Run:
+def run_listing(listing: Listing, namespace: Namespace) -> Run:
     """Execute ``listing`` in ``namespace`` (modified in place), capturing stdout and warnings."""
     filename = f"<{listing.label}>"
     out = io.StringIO()

@@ -12,30 +12,58 @@ copies, shapes) are compared bit for bit by the deciders themselves.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from convequiv.reference import conv, conv_backward
 from convequiv.reference.tolerance import agree
 
 
-def _abs(a) -> np.ndarray | None:
+class Geometry(TypedDict, total=False):
+    """Keyword arguments of :func:`~convequiv.reference.conv` besides the arrays and ``groups``."""
+
+    stride: int | tuple[int, ...]
+    padding: object
+    dilation: int | tuple[int, ...]
+
+
+class ConvArgs(Geometry, total=False):
+    """Every keyword argument of :func:`~convequiv.reference.conv` besides the arrays."""
+
+    groups: int
+
+
+def _abs(a: ArrayLike | None) -> np.ndarray | None:
     return None if a is None else np.abs(np.asarray(a, dtype=np.float64))
 
 
-def conv_terms(w) -> int:
+def conv_terms(w: ArrayLike) -> int:
     """Terms of one output of ``conv``: ``C / groups * prod(kernel)`` products plus the bias."""
-    return np.asarray(w)[0].size + 1
+    return int(np.asarray(w)[0].size) + 1
 
 
-def conv_agree(a, b, x, w, bias=None, *, dtype=np.float64, **kwargs) -> bool:
+def conv_agree(
+    a: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike,
+    w: ArrayLike,
+    bias: ArrayLike | None = None,
+    *,
+    dtype: DTypeLike = np.float64,
+    **kwargs: Unpack[ConvArgs],
+) -> bool:
     """``a`` (computed in ``dtype``) and ``b`` (in float64) are both ``conv(x, w, bias, **kwargs)``
     within rounding: magnitude ``conv(|x|, |w|, |bias|)``, :func:`conv_terms` terms."""
     magnitude = conv(_abs(x), _abs(w), _abs(bias), **kwargs)
     return agree(a, b, magnitude, conv_terms(w), dtype)
 
 
-def conv_backward_agree(got, x, w, dy, *, groups: int = 1, **kwargs) -> tuple[bool, bool, bool]:
+def conv_backward_agree(
+    got: Sequence[ArrayLike], x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, groups: int = 1, **kwargs: Unpack[Geometry]
+) -> tuple[bool, bool, bool]:
     """Whether each of ``got = (dx, dw, db)``, computed in float64, is ``conv_backward(x, w, dy)``'s
     within rounding: ``dx`` sums ``O / groups * prod(kernel)`` terms, ``dw`` and ``db`` one per
     output position of every sample."""

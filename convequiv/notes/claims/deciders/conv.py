@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 import numpy as np
 
 from convequiv.reference import conv, conv_params, effective_kernel
@@ -9,7 +11,7 @@ from convequiv.reference.tolerance import agree
 
 from ..context import Context, Evidence, shape
 from ..model import Decision
-from .bounds import conv_agree, conv_terms
+from .bounds import ConvArgs, conv_agree, conv_terms
 from .fw import keras_call, to_last, torch_conv
 
 
@@ -17,7 +19,16 @@ def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _torch_agrees(ctx: Context, ev: Evidence, x, w, b, want, label: str, **kwargs) -> bool:
+def _torch_agrees(
+    ctx: Context,
+    ev: Evidence,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    want: np.ndarray,
+    label: str,
+    **kwargs: Unpack[ConvArgs],
+) -> bool:
     torch = ctx.torch()
     if torch is None:
         ev.missing("torch")

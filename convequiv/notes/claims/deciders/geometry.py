@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 
 import numpy as np
@@ -21,7 +21,7 @@ def _torch_size(ctx: Context, ev: Evidence, n: int, k: int, stride: int = 1, pad
         return None
     out = torch_conv(torch, np.zeros((1, 1, n, n)), np.zeros((1, 1, k, k)), stride=stride, padding=padding)
     ev.ran.add("torch")
-    return out.shape[-1]
+    return int(out.shape[-1])
 
 
 def _keras_size(ctx: Context, ev: Evidence, n: int, k: int, stride: int = 1, padding: str = "valid") -> int | None:
@@ -30,7 +30,7 @@ def _keras_size(ctx: Context, ev: Evidence, n: int, k: int, stride: int = 1, pad
         return None
     out = keras_call(keras.layers.Conv2D(1, k, strides=stride, padding=padding), np.zeros((1, n, n, 1)))
     ev.ran.add("keras")
-    return out.shape[1]
+    return int(out.shape[1])
 
 
 def _frameworks(ctx: Context, ev: Evidence, n: int, k: int, stride: int, padding: int, expected: int) -> bool:
@@ -52,7 +52,7 @@ def _frameworks(ctx: Context, ev: Evidence, n: int, k: int, stride: int, padding
     return agree
 
 
-def _grid():
+def _grid() -> Iterator[tuple[int, int, int, int]]:
     for n in range(5, 41):
         for k in (1, 2, 3, 5, 7):
             for p in range(4):
@@ -140,14 +140,15 @@ def padding_grows(ctx: Context) -> Decision:
     return ev.decide("conditional" if not shrink and not flat_small and flat_large else "wrong")
 
 
-def _cnn_param(ctx: Context, ev: Evidence):
+def _cnn_param(ctx: Context, ev: Evidence) -> Callable[..., float]:
     """The note's own cnn_param when the notes are here, else the same formula."""
     listing = ctx.listing("001-cnn-param")
     if listing is not None:
         run = run_listing(listing, {})
         if run.ok:
             ev.ran.add("notes")
-            return run.namespace["cnn_param"]
+            cnn_param: Callable[..., float] = run.namespace["cnn_param"]
+            return cnn_param
     return lambda W, F, P, S=1: ((W - F + 2 * P) / S) + 1
 
 

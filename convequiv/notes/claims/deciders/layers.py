@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from convequiv.reference import depth_pool, global_avg_pool
 from convequiv.reference.tolerance import agree
@@ -164,7 +165,7 @@ def dropout_scale(ctx: Context) -> Decision:
     # and rounding p, 1 - p or the scale to the dtype; p rounded moves 1 - p by at most u p / (1 - p) < u), each a
     # relative change of at most u; the product with 1 is exact. Both sides are within gamma(3) of 1 / (1 - p):
     # agree's bound with terms=2.
-    def survivors_scaled(kept: np.ndarray, dtype) -> bool:
+    def survivors_scaled(kept: np.ndarray, dtype: DTypeLike) -> bool:
         return kept.size > 0 and agree(kept, np.full(kept.shape, scale), scale, 2, dtype)
 
     # The zero fraction of 20,000 independent draws has standard deviation sqrt(p (1 - p) / 20000) = 0.0032;

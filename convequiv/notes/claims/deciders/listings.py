@@ -13,14 +13,16 @@ from __future__ import annotations
 import collections
 import sys
 import types
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from convequiv.reference import conv, max_pool, max_pool_backward
 
 from ..context import Context, Evidence, shape
 from ..model import Decision
-from ..notes import Run, run_listing
+from ..notes import Listing, Namespace, Run, run_listing
 from .bounds import conv_agree, conv_backward_agree
 
 
@@ -28,13 +30,25 @@ class _Missing(Exception):
     """A prerequisite (notes, framework) is not available; the message says which."""
 
 
-def _runs(ctx: Context, ev: Evidence, keys: list[str], namespace: dict, *, edit=None) -> list[Run]:
+def _listing(ctx: Context, key: str) -> Listing:
+    listing = ctx.listing(key)
+    if listing is None:
+        raise _Missing("the notes")
+    return listing
+
+
+def _runs(
+    ctx: Context,
+    ev: Evidence,
+    keys: list[str],
+    namespace: Namespace,
+    *,
+    edit: Callable[[Listing], Listing] | None = None,
+) -> list[Run]:
     """Run listings in order in one namespace; stop after the first failure."""
     runs = []
     for key in keys:
-        listing = ctx.listing(key)
-        if listing is None:
-            raise _Missing("the notes")
+        listing = _listing(ctx, key)
         if edit is not None:
             listing = edit(listing)
         run = run_listing(listing, namespace)
@@ -45,8 +59,8 @@ def _runs(ctx: Context, ev: Evidence, keys: list[str], namespace: dict, *, edit=
     return runs
 
 
-def _needs(ctx: Context, *names: str) -> dict[str, object]:
-    mods: dict[str, object] = {}
+def _needs(ctx: Context, *names: str) -> dict[str, types.ModuleType]:
+    mods: dict[str, types.ModuleType] = {}
     for name in names:
         module = ctx.tf_keras() if name == "tf" else ctx.framework(name)
         if module is None:
@@ -55,7 +69,7 @@ def _needs(ctx: Context, *names: str) -> dict[str, object]:
     return mods
 
 
-def _guard(fn):
+def _guard(fn: Callable[[Context, Evidence], Decision]) -> Callable[[Context], Decision]:
     def decide(ctx: Context) -> Decision:
         ev = Evidence()
         try:
@@ -80,7 +94,7 @@ def _status(runs: list[Run]) -> str:
 @_guard
 def im2col(ctx: Context, ev: Evidence) -> Decision:
     """im2col runs and unrolls every window into a row of C * FH * FW values."""
-    ns = {"np": np}
+    ns: Namespace = {"np": np}
     runs = _runs(ctx, ev, ["000-im2col"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs))
@@ -104,7 +118,7 @@ def im2col(ctx: Context, ev: Evidence) -> Decision:
 @_guard
 def convolution(ctx: Context, ev: Evidence) -> Decision:
     """The Convolution class (with im2col and col2im) computes the reference's forward and backward."""
-    ns = {"np": np}
+    ns: Namespace = {"np": np}
     runs = _runs(ctx, ev, ["000-im2col", "000-col2im", "000-convolution"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs))
@@ -133,7 +147,7 @@ def convolution(ctx: Context, ev: Evidence) -> Decision:
 @_guard
 def pooling(ctx: Context, ev: Evidence) -> Decision:
     """The Pooling class (pad 0) computes max pooling and routes each gradient to the first maximum."""
-    ns = {"np": np}
+    ns: Namespace = {"np": np}
     runs = _runs(ctx, ev, ["000-im2col", "000-col2im", "000-pooling"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs))
@@ -160,7 +174,7 @@ def pooling(ctx: Context, ev: Evidence) -> Decision:
 @_guard
 def pooling_pad(ctx: Context, ev: Evidence) -> Decision:
     """The Pooling class accepts a pad argument, but forward ignores it in its output size and fails."""
-    ns = {"np": np}
+    ns: Namespace = {"np": np}
     runs = _runs(ctx, ev, ["000-im2col", "000-col2im", "000-pooling"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs))
@@ -179,35 +193,41 @@ def pooling_pad(ctx: Context, ev: Evidence) -> Decision:
         return ev.decide("wrong")
 
 
+#: The arrays the stand-in layers below pass (SimpleConvNet's data and weights are float64).
+Floats = NDArray[np.float64]
+
+
 class _Relu:
-    def forward(self, x):
+    def forward(self, x: Floats) -> Floats:
         self.mask = x <= 0
         return np.where(self.mask, 0, x)
 
-    def backward(self, d):
+    def backward(self, d: Floats) -> Floats:
         return np.where(self.mask, 0, d)
 
 
 class _Affine:
-    def __init__(self, W, b):
+    def __init__(self, W: Floats, b: Floats):
         self.W, self.b = W, b
 
-    def forward(self, x):
+    def forward(self, x: Floats) -> Floats:
         self.shape, self.x = x.shape, x.reshape(x.shape[0], -1)
         return self.x @ self.W + self.b
 
-    def backward(self, d):
+    def backward(self, d: Floats) -> Floats:
         self.dW, self.db = self.x.T @ d, d.sum(axis=0)
         return (d @ self.W.T).reshape(self.shape)
 
 
 class _SoftmaxWithLoss:
-    def forward(self, x, t):
-        e = np.exp(x - x.max(axis=1, keepdims=True))
-        self.y, self.t = e / e.sum(axis=1, keepdims=True), t
-        return -np.mean(np.log(self.y[np.arange(len(t)), t] + 1e-7))
+    def forward(self, x: Floats, t: NDArray[np.integer]) -> np.float64:
+        e: Floats = np.exp(x - x.max(axis=1, keepdims=True))  # NumPy's ufuncs return Any
+        self.y: Floats = e / e.sum(axis=1, keepdims=True)
+        self.t = t
+        loss: np.float64 = -np.mean(np.log(self.y[np.arange(len(t)), t] + 1e-7))
+        return loss
 
-    def backward(self, d=1):
+    def backward(self, d: float = 1) -> Floats:
         g = self.y.copy()
         g[np.arange(len(self.t)), self.t] -= 1
         return g / len(self.t)
@@ -216,7 +236,7 @@ class _SoftmaxWithLoss:
 @_guard
 def simpleconvnet(ctx: Context, ev: Evidence) -> Decision:
     """SimpleConvNet runs once OrderedDict is imported and Relu, Affine, SoftmaxWithLoss are defined."""
-    ns = {"np": np}
+    ns: Namespace = {"np": np}
     runs = _runs(ctx, ev, ["000-im2col", "000-col2im", "000-convolution", "000-pooling", "000-simpleconvnet"], ns)
     try:
         ns["SimpleConvNet"]()
@@ -246,9 +266,9 @@ def simpleconvnet(ctx: Context, ev: Evidence) -> Decision:
 @_guard
 def four_d_array(ctx: Context, ev: Evidence) -> Decision:
     """The 4-D array snippet shows (10, 1, 28, 28); its indexing lines need i and j defined."""
-    ns = {"np": np}
+    ns: Namespace = {"np": np}
     runs = _runs(ctx, ev, ["000-4d-array"], ns)
-    ns2 = {"np": np, "i": 0, "j": 0}
+    ns2: Namespace = {"np": np, "i": 0, "j": 0}
     again = _runs(ctx, ev, ["000-4d-array"], ns2)
     ev.add(f"as written: {_status(runs)}; with i = j = 0: {_status(again)}, x.shape = {shape(ns2['x'].shape)}")
     ok = not runs[-1].ok and again[-1].ok and ns2["x"].shape == (10, 1, 28, 28)
@@ -258,7 +278,7 @@ def four_d_array(ctx: Context, ev: Evidence) -> Decision:
 @_guard
 def visualisation(ctx: Context, ev: Evidence) -> Decision:
     """The filter visualisation script needs files and names the note does not provide."""
-    ns = {"np": np}
+    ns: Namespace = {"np": np}
     runs = _runs(
         ctx,
         ev,
@@ -278,9 +298,9 @@ def visualisation(ctx: Context, ev: Evidence) -> Decision:
 @_guard
 def cnn_param(ctx: Context, ev: Evidence) -> Decision:
     """cnn_param runs and its two calls print 26.0 and 28.0."""
-    ns: dict = {}
+    ns: Namespace = {}
     runs = _runs(ctx, ev, ["001-cnn-param"], ns)
-    values = [eval(ctx.listing(k).text, ns) for k in ("001-cnn-param-call-1", "001-cnn-param-call-2")]
+    values = [eval(_listing(ctx, k).text, ns) for k in ("001-cnn-param-call-1", "001-cnn-param-call-2")]
     ev.add(f"{_status(runs)}; the two calls return {values[0]!r} and {values[1]!r} (printed: 26.0, 28.0)")
     return ev.decide("holds" if runs[-1].ok and values == [26.0, 28.0] else "wrong")
 
@@ -296,7 +316,7 @@ def keras_sequential(ctx: Context, ev: Evidence) -> Decision:
     """The tf.keras Sequential cell and its summary run; the summary's numbers are the printed ones."""
     _needs(ctx, "tf")
     _clear_keras(ctx)
-    ns: dict = {}
+    ns: Namespace = {}
     runs = _runs(ctx, ev, ["001-tf-import", "001-keras-sequential", "001-keras-summary"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs), "tensorflow")
@@ -326,7 +346,7 @@ def keras_sequential(ctx: Context, ev: Evidence) -> Decision:
 def keras_subclass(ctx: Context, ev: Evidence) -> Decision:
     """The subclassed tf.keras CNN can be instantiated."""
     _needs(ctx, "tf")
-    ns: dict = {}
+    ns: Namespace = {}
     runs = _runs(ctx, ev, ["001-tf-import", "001-keras-subclass"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs), "tensorflow")
@@ -349,7 +369,7 @@ def keras_subclass(ctx: Context, ev: Evidence) -> Decision:
 def torch_cnn(ctx: Context, ev: Evidence) -> Decision:
     """The PyTorch CNN runs on 1x28x28 inputs with 61,514 parameters."""
     _needs(ctx, "torch")
-    ns: dict = {}
+    ns: Namespace = {}
     runs = _runs(ctx, ev, ["001-torch-imports", "001-torch-cnn"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs), "torch")
@@ -376,9 +396,9 @@ def _sample_images_stub(ev: Evidence) -> list[str]:
         return []
     except ImportError:
         datasets = types.ModuleType("sklearn.datasets")
-        datasets.load_sample_images = lambda: {"images": [np.zeros((427, 640, 3), dtype=np.uint8)] * 2}
+        vars(datasets).update(load_sample_images=lambda: {"images": [np.zeros((427, 640, 3), dtype=np.uint8)] * 2})
         package = types.ModuleType("sklearn")
-        package.datasets = datasets
+        vars(package).update(datasets=datasets)
         sys.modules["sklearn"], sys.modules["sklearn.datasets"] = package, datasets
         ev.add(
             "scikit-learn is not installed: load_sample_images is replaced by two zero images of its 427x640x3 shape"
@@ -391,7 +411,7 @@ def sample_images(ctx: Context, ev: Evidence) -> Decision:
     """The crop, Conv2D and get_weights cells print (2, 70, 120, 3), (2, 70, 120, 32), (3, 3, 3, 32), (32,)."""
     _needs(ctx, "tf")
     inserted = _sample_images_stub(ev)
-    ns: dict = {}
+    ns: Namespace = {}
     try:
         runs = _runs(ctx, ev, ["002-images", "002-images-shape", "002-conv", "002-weights"], ns)
     finally:
@@ -413,7 +433,7 @@ def sample_images(ctx: Context, ev: Evidence) -> Decision:
 def fashion_model(ctx: Context, ev: Evidence) -> Decision:
     """The Fashion-MNIST Sequential builds and compiles, with 1,413,834 parameters."""
     mods = _needs(ctx, "tf")
-    ns: dict = {"tf": mods["tf"]}
+    ns: Namespace = {"tf": mods["tf"]}
     runs = _runs(ctx, ev, ["002-fashion"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs), "tensorflow")
@@ -428,7 +448,7 @@ def fit_error(ctx: Context, ev: Evidence) -> Decision:
     """The training cell fails with ValueError because y is passed next to a tf.data dataset."""
     mods = _needs(ctx, "tf")
     tf = mods["tf"]
-    ns: dict = {"tf": tf}
+    ns: Namespace = {"tf": tf}
     runs = _runs(ctx, ev, ["002-fashion"], ns)
     rng = np.random.default_rng(4)
     ns.update(X_train=rng.integers(0, 256, (64, 28, 28)).astype("uint8"), y_train=rng.integers(0, 10, 64))
@@ -450,7 +470,7 @@ def torch_mnist(ctx: Context, ev: Evidence) -> Decision:
     """The MNIST CNN runs on 1x28x28 inputs: 10 logits, 55,338 parameters."""
     mods = _needs(ctx, "torch")
     torch = mods["torch"]
-    ns: dict = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional}
+    ns: Namespace = {"torch": torch, "nn": torch.nn, "F": torch.nn.functional}
     runs = _runs(ctx, ev, ["003-cnn"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs), "torch")
@@ -467,7 +487,7 @@ def torch_mnist(ctx: Context, ev: Evidence) -> Decision:
 def keras_snippet(ctx: Context, ev: Evidence) -> Decision:
     """The Keras snippet builds a Sequential that gets its shape on first call."""
     _needs(ctx, "tf")
-    ns: dict = {}
+    ns: Namespace = {}
     runs = _runs(ctx, ev, ["003-keras"], ns)
     if not runs[-1].ok:
         ev.add(_status(runs), "tensorflow")
@@ -485,13 +505,13 @@ def keras_snippet(ctx: Context, ev: Evidence) -> Decision:
 # --- note 004 ---------------------------------------------------------------------------------
 
 
-def _keras_ns(ctx: Context) -> dict:
+def _keras_ns(ctx: Context) -> Namespace:
     keras = _needs(ctx, "keras")["keras"]
     keras.backend.clear_session()
     return {"keras": keras, "layers": keras.layers, "np": np}
 
 
-def _model_listing(key: str, params: int):
+def _model_listing(key: str, params: int) -> Callable[[Context], Decision]:
     @_guard
     def decide(ctx: Context, ev: Evidence) -> Decision:
         ns = _keras_ns(ctx)
@@ -539,7 +559,7 @@ def vgg_listings(ctx: Context, ev: Evidence) -> Decision:
     """The VGG16 listings run once the ImageNet download is replaced by weights=None."""
     ns = _keras_ns(ctx)
 
-    def offline(listing):
+    def offline(listing: Listing) -> Listing:
         from dataclasses import replace
 
         return replace(listing, text=listing.text.replace('weights="imagenet"', "weights=None"))

@@ -214,12 +214,14 @@ def first_layer_advice(ctx: Context) -> Decision:
     ev = Evidence()
     info = infer(get("002-fashion-mnist"))
     first = info.layers[0]
+    conv = first.layer
+    assert isinstance(conv, L.Conv2D)  # the model starts with a convolution
     ev.add(
-        f"reference: the first layer is a {first.layer.kernel_size}x{first.layer.kernel_size} convolution with "
-        f"strides={first.layer.strides}, keeping 28x28 -> {first.output_shape[1]}x{first.output_shape[2]}",
+        f"reference: the first layer is a {conv.kernel_size}x{conv.kernel_size} convolution with "
+        f"strides={conv.strides}, keeping 28x28 -> {first.output_shape[1]}x{first.output_shape[2]}",
         "reference",
     )
-    return ev.decide("wrong" if first.layer.strides == 1 and first.output_shape[1] == 28 else "holds")
+    return ev.decide("wrong" if conv.strides == 1 and first.output_shape[1] == 28 else "holds")
 
 
 def axes_order(ctx: Context) -> Decision:

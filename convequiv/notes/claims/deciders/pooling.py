@@ -8,7 +8,7 @@ import numpy as np
 
 from convequiv.reference import avg_pool_backward, conv_backward, max_pool, max_pool_backward, output_size
 
-from ...models import get, infer
+from ...models import ModelInfo, get, infer
 from ..context import Context, Evidence, shape
 from ..model import Decision
 from ..notes import run_listing
@@ -192,7 +192,7 @@ def pool_reduces_params(ctx: Context) -> Decision:
     ev = Evidence()
     pooled, plain = infer(get("004-mnist-convnet")), infer(get("004-mnist-no-pool"))
 
-    def split(info):
+    def split(info: ModelInfo) -> tuple[int, int, int]:
         convs = sum(li.keras.total for li in info.layers if type(li.layer).__name__ == "Conv2D")
         dense = sum(li.keras.total for li in info.layers if type(li.layer).__name__ == "Dense")
         pools = sum(li.keras.total for li in info.layers if type(li.layer).__name__ == "MaxPooling2D")
@@ -244,7 +244,7 @@ def im2col_memory(ctx: Context) -> Decision:
     """im2col output has more elements than its input when windows overlap (stride < filter)."""
     ev = Evidence()
 
-    def counts(shape_, k, s):
+    def counts(shape_: tuple[int, int, int, int], k: int, s: int) -> tuple[int, int]:
         n, c, h, w = shape_
         oh, ow = output_size(h, k, stride=s), output_size(w, k, stride=s)
         return n * oh * ow * c * k * k, math.prod(shape_)
