@@ -26,9 +26,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NotRequired, TypedDict
+
+
+class Profile(TypedDict):
+    """Hypothesis settings of a profile."""
+
+    max_examples: int
+    derandomize: NotRequired[bool]
+
 
 #: Examples per property and whether the draw is derandomized, per profile.
-PROFILES: dict[str, dict[str, object]] = {
+PROFILES: dict[str, Profile] = {
     "dev": {"max_examples": 25},
     "ci": {"max_examples": 100, "derandomize": True},
     "thorough": {"max_examples": 500},
@@ -69,7 +78,7 @@ class Settings:
 
     @property
     def max_examples(self) -> int:
-        return int(PROFILES[self.profile]["max_examples"])  # type: ignore[call-overload]
+        return PROFILES[self.profile]["max_examples"]
 
     @property
     def examples_when_compiling(self) -> int:

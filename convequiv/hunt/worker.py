@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from convequiv.adapters.base import Unsupported
+from convequiv.reference.cases import Example
 
 from .signature import Signature, essential, failing_outputs
 
@@ -186,12 +187,13 @@ def _leaves(group: BaseException | None) -> list[NewFailure]:
     return [group] if isinstance(group, NewFailure) else []
 
 
-def _size(example: Any) -> int:
+def _size(example: Example) -> int:
     """How big an example is (smaller is a better reproduction): input elements, then kernel taps."""
     import math
 
     case = example.case
-    return math.prod(case.x_shape) * 10_000 + math.prod(getattr(case, "w_shape", (1,)))
+    w_shape: tuple[int, ...] = getattr(case, "w_shape", (1,))  # convolutions only
+    return math.prod(case.x_shape) * 10_000 + math.prod(w_shape)
 
 
 def _contradiction(name: str, ex: Any, api: str, dtype: str, exc: AssertionError) -> Any:
