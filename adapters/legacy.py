@@ -17,9 +17,10 @@ from __future__ import annotations
 import inspect
 import traceback
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Protocol, cast
 
 from convequiv.reference.cases import Case
 
@@ -37,12 +38,39 @@ def is_legacy(cls: type) -> bool:
     return list(inspect.signature(run).parameters)[1:] == ["case", "inputs", "api"]
 
 
+class Interface01(Protocol):
+    """What :class:`LegacyAdapter` calls on an adapter written against convequiv 0.1."""
+
+    name: str
+
+    def apis_for(self, op: str) -> Iterable[str]: ...
+
+    def versions(self) -> Mapping[str, str]: ...
+
+    def warm_up(self) -> None: ...
+
+    def support(self, case: Case, api: str, dtype: str) -> object:
+        """``SUPPORTED`` (a :class:`~convequiv.adapters.base.Supported`) or an ``Unsupported``."""
+
+    def semantics(self, case: Case, api: str) -> Semantics: ...
+
+    def run(self, case: Case, inputs: Arrays, api: str) -> Arrays: ...
+
+    def attempt(self, case: Case, inputs: Arrays, api: str) -> object: ...
+
+    def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str: ...
+
+    def output_shape(self, case: Case, api: str) -> tuple[int, ...] | None: ...
+
+    def layer_params(self, case: Case, api: str) -> tuple[int, int] | None: ...
+
+
 class LegacyAdapter(Adapter):
     """The current interface around an adapter object of convequiv 0.1 (module docstring)."""
 
     name = "legacy"
 
-    def __init__(self, old: Any):
+    def __init__(self, old: Interface01):
         self.old = old
         self.name = old.name  # type: ignore[misc]
         for attribute in ("distributions", "apis", "dtypes", "compiles_per_case"):
@@ -106,8 +134,9 @@ class LegacyAdapter(Adapter):
 def wrap(adapter: Adapter) -> Adapter:
     """``adapter`` itself, or a :class:`LegacyAdapter` around it when it has the 0.1 interface."""
     if is_legacy(type(adapter)):
-        return LegacyAdapter(adapter)
+        # is_legacy found the 0.1 run(case, inputs, api), which the Adapter type cannot say
+        return LegacyAdapter(cast(Interface01, adapter))
     return adapter
 
 
-__all__ = ["ATTEMPT", "RUN", "LegacyAdapter", "is_legacy", "wrap"]
+__all__ = ["ATTEMPT", "RUN", "Interface01", "LegacyAdapter", "is_legacy", "wrap"]

@@ -16,9 +16,11 @@ import struct
 import subprocess
 import sys
 import traceback
-from typing import Any
+from typing import Any, cast
 
-from .base import Adapter, Arrays, Plan, Unsupported
+from convequiv.reference.cases import Case
+
+from .base import Adapter, Arrays, Plan, Semantics, Unsupported
 
 _HEADER = struct.Struct("!Q")
 #: Class attributes of the remote adapter copied to its proxy.
@@ -94,38 +96,40 @@ class RemoteAdapter(Adapter):
             except subprocess.TimeoutExpired:
                 self._proc.kill()
 
-    def apis_for(self, op):
-        return self._call("apis_for", op)
+    # The replies are unpickled (``Any``): each is what the same method of the adapter in the worker
+    # returned, so it has that method's return type.
+    def apis_for(self, op: str) -> tuple[str, ...]:
+        return cast(tuple[str, ...], self._call("apis_for", op))
 
-    def versions(self):
-        return self._call("versions")
+    def versions(self) -> dict[str, str]:
+        return cast(dict[str, str], self._call("versions"))
 
-    def describe(self):
-        return self._call("describe")
+    def describe(self) -> str:
+        return cast(str, self._call("describe"))
 
-    def warm_up(self):
-        return self._call("warm_up")
+    def warm_up(self) -> None:
+        self._call("warm_up")
 
-    def support(self, case, api, dtype) -> Plan | Unsupported:
-        return self._call("support", case, api, dtype)
+    def support(self, case: Case, api: str, dtype: str) -> Plan | Unsupported:
+        return cast(Plan | Unsupported, self._call("support", case, api, dtype))
 
-    def semantics(self, case, api):
-        return self._call("semantics", case, api)
+    def semantics(self, case: Case, api: str) -> Semantics:
+        return cast(Semantics, self._call("semantics", case, api))
 
     def run(self, plan: Plan, inputs: Arrays) -> Arrays:
-        return self._call("run", plan, inputs)
+        return cast(Arrays, self._call("run", plan, inputs))
 
-    def probe_hazard(self, case, inputs, api):
-        return self._call("probe_hazard", case, inputs, api)
+    def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
+        return cast(str, self._call("probe_hazard", case, inputs, api))
 
-    def output_shape(self, case, api):
-        return self._call("output_shape", case, api)
+    def output_shape(self, case: Case, api: str) -> tuple[int, ...] | None:
+        return cast(tuple[int, ...] | None, self._call("output_shape", case, api))
 
-    def layer_params(self, case, api):
-        return self._call("layer_params", case, api)
+    def layer_params(self, case: Case, api: str) -> tuple[int, int] | None:
+        return cast(tuple[int, int] | None, self._call("layer_params", case, api))
 
-    def prove_unsupported(self, verdict, case, inputs, api):
-        return self._call("prove_unsupported", verdict, case, inputs, api)
+    def prove_unsupported(self, verdict: Unsupported, case: Case, inputs: Arrays, api: str) -> str:
+        return cast(str, self._call("prove_unsupported", verdict, case, inputs, api))
 
     def call(self, method: str, *args: object, **kwargs: object) -> Any:
         """Call any other public method of the remote adapter (e.g. model builders)."""
