@@ -104,7 +104,8 @@ def import_torch_first() -> None:
 def keras_backend_of_this_process() -> str | None:
     """The Keras backend this process uses or will use; ``None`` if still free to choose."""
     if "keras" in sys.modules:
-        return sys.modules["keras"].backend.backend()
+        backend: str = sys.modules["keras"].backend.backend()  # a module attribute: Any
+        return backend
     return os.environ.get("KERAS_BACKEND")
 
 

@@ -35,6 +35,7 @@ maxima (documented in ``torch.amax``). NaN propagates through every max.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +56,8 @@ class TorchPlan(Plan):
 
 def _padding_only_windows(case: PoolCase) -> np.ndarray:
     """Boolean mask over the output ``(N, C, *out)``: windows that read no input element."""
-    return case.window_counts(np.ones(case.x_shape, dtype=bool)) == 0
+    empty: np.ndarray = case.window_counts(np.ones(case.x_shape, dtype=bool)) == 0  # NumPy's == gives Any
+    return empty
 
 
 def _module_name(case: PoolCase | GlobalPoolCase) -> str:
@@ -78,7 +80,7 @@ class TorchAdapter(Adapter):
 
     def warm_up(self) -> None:
         x = torch.zeros(1, 1, 4, 4, requires_grad=True)
-        F.max_pool2d(F.conv2d(x, torch.ones(1, 1, 2, 2)), 2).sum().backward()
+        torch.autograd.backward(F.max_pool2d(F.conv2d(x, torch.ones(1, 1, 2, 2)), 2).sum())
 
     # ------------------------------------------------------------------ plans
     def support(self, case: Case, api: str, dtype: str) -> TorchPlan | Unsupported:
@@ -205,7 +207,7 @@ class TorchAdapter(Adapter):
             k: torch.from_numpy(np.ascontiguousarray(v)).requires_grad_(k in ("x", "w", "b")) for k, v in inputs.items()
         }
         y = self._forward(plan, tensors)
-        y.backward(tensors["dy"])
+        torch.autograd.backward(y, tensors["dy"])
         out = {"y": y.detach().numpy()}
         for name in ("x", "w", "b"):
             grad = tensors[name].grad if name in tensors else None
@@ -226,21 +228,29 @@ class TorchAdapter(Adapter):
             return windows.amax(dim=-1) if case.mode == "max" else windows.mean(dim=-1)
         assert isinstance(case, GlobalPoolCase)
         if plan.api == "functional":
-            reduce = torch.amax if case.mode == "max" else torch.mean
-            return reduce(x, dim=tuple(range(2, x.ndim)), keepdim=case.keepdims)
-        y = getattr(torch.nn, f"Adaptive{case.mode.capitalize()}Pool{case.nd}d")(1)(x)
+            spatial = tuple(range(2, x.ndim))
+            if case.mode == "max":
+                return torch.amax(x, dim=spatial, keepdim=case.keepdims)
+            return torch.mean(x, dim=spatial, keepdim=case.keepdims)
+        module: torch.nn.Module = getattr(torch.nn, f"Adaptive{case.mode.capitalize()}Pool{case.nd}d")(1)
+        y: torch.Tensor = module(x)
         return y if case.keepdims else torch.flatten(y, 1)
 
-    def _conv(self, plan: Plan, case: ConvCase, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None):
+    def _conv(
+        self, plan: Plan, case: ConvCase, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+    ) -> torch.Tensor:
         if plan.api == "functional":
-            conv = getattr(F, f"conv{case.nd}d")
+            conv: Callable[..., torch.Tensor] = getattr(F, f"conv{case.nd}d")
             return conv(x, w, b, stride=case.stride, padding=plan.padding, dilation=case.dilation, groups=case.groups)
         layer = self._conv_layer(case, plan.padding, w.dtype)
         # The module's own parameters are replaced by the leaf tensors whose gradients we read.
-        return torch.func.functional_call(layer, {"weight": w, **({"bias": b} if b is not None else {})}, (x,))
+        y: torch.Tensor = torch.func.functional_call(
+            layer, {"weight": w, **({"bias": b} if b is not None else {})}, (x,)
+        )
+        return y
 
     def _conv_layer(self, case: ConvCase, padding: object, dtype: torch.dtype) -> torch.nn.Module:
-        cls = getattr(torch.nn, f"Conv{case.nd}d")
+        cls: type[torch.nn.Module] = getattr(torch.nn, f"Conv{case.nd}d")
         return cls(
             case.x_shape[1],
             case.w_shape[0],
@@ -258,8 +268,11 @@ class TorchAdapter(Adapter):
         stride = {} if case.stride is None else {"stride": case.stride}
         kw = {"padding": plan.padding, "ceil_mode": case.ceil_mode, **stride, **extra}
         if plan.api == "functional":
-            return getattr(F, f"{case.kind}_pool{case.nd}d")(x, case.kernel, **kw)
-        return getattr(torch.nn, f"{case.kind.capitalize()}Pool{case.nd}d")(case.kernel, **kw)(x)
+            pool: Callable[..., torch.Tensor] = getattr(F, f"{case.kind}_pool{case.nd}d")
+            return pool(x, case.kernel, **kw)
+        module: torch.nn.Module = getattr(torch.nn, f"{case.kind.capitalize()}Pool{case.nd}d")(case.kernel, **kw)
+        y: torch.Tensor = module(x)
+        return y
 
     # ------------------------------------------------------ reproduction
     def reproduction(self, plan: Plan) -> str | None:

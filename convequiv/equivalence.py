@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
 from convequiv.adapters import load
 from convequiv.adapters.base import Adapter, Plan, Semantics, Unsupported
-from convequiv.reference import cases
+from convequiv.reference import predicates
 from convequiv.reference.cases import Example, Inputs
 
 from .compare import ArrayMismatch, compare
@@ -61,6 +62,15 @@ class Outcome:
         return [
             Key(row, self.adapter, self.api, self.dtype, self.status, self.divergences, self.unchecked) for row in rows
         ]
+
+
+class _RunFields(TypedDict):
+    """The fields of an :class:`Outcome` that say how a supported case ran."""
+
+    covered_by: tuple[str, ...]
+    seconds: float
+    route: str
+    plan: str
 
 
 class EquivalenceError(AssertionError):
@@ -106,20 +116,25 @@ class _ExampleView:
         return self._inputs
 
     def most_in_a_window(self, flag: str = "nan") -> int:
-        return cases.most_in_a_window(self.case, self._inputs.x, flag)
+        return predicates.most_in_a_window(self.case, self._inputs.x, flag)
 
     def fewest_in_a_window(self, flag: str) -> int:
-        return cases.fewest_in_a_window(self.case, self._inputs.x, flag)
+        return predicates.fewest_in_a_window(self.case, self._inputs.x, flag)
 
     def most_near_max_in_a_window(self, atol: float) -> int:
-        return cases.most_near_max_in_a_window(self.case, self._inputs.x, atol)
+        return predicates.most_near_max_in_a_window(self.case, self._inputs.x, atol)
 
     def windows_led_by_padding_with_only(self, flag: str) -> int:
-        return cases.windows_led_by_padding_with_only(self.case, self._inputs.x, flag)
+        return predicates.windows_led_by_padding_with_only(self.case, self._inputs.x, flag)
 
 
 def _describe(
-    impl: Adapter, plan: Plan, example: Example, problems: list[ArrayMismatch], note: str = "", unchecked=()
+    impl: Adapter,
+    plan: Plan,
+    example: Example,
+    problems: list[ArrayMismatch],
+    note: str = "",
+    unchecked: tuple[str, ...] = (),
 ) -> str:
     lines = [f"{impl.name} ({plan.api}, {plan.dtype}) {example.case.op}: differs from the reference{note}"]
     lines.append(f"  case: {example!r}")
@@ -183,9 +198,9 @@ def check(
     explaining = records if semantics is None else []
 
     def verdict(problems: list[ArrayMismatch], seconds: float, unchecked: tuple[str, ...] = ()) -> Outcome:
-        base = {"covered_by": covered, "seconds": seconds, "route": plan.route, "plan": plan.describe()}
+        base: _RunFields = {"covered_by": covered, "seconds": seconds, "route": plan.route, "plan": plan.describe()}
         if not problems:
-            return Outcome(name, api, dtype, example, "agree", unchecked=unchecked, **base)  # type: ignore[arg-type]
+            return Outcome(name, api, dtype, example, "agree", unchecked=unchecked, **base)
         crash = problems[0].output == "crash"
         if crash:
             chosen = [d for d in explaining if d.explains_crash(problems[0].exception, problems[0].message)]
@@ -194,7 +209,7 @@ def check(
         ids = tuple(d.id for d in chosen)
         if chosen and not strict_divergences:
             detail = _describe(impl, plan, example, problems, unchecked=unchecked)
-            return Outcome(name, api, dtype, example, "diverge", detail, ids, unchecked=unchecked, **base)  # type: ignore[arg-type]
+            return Outcome(name, api, dtype, example, "diverge", detail, ids, unchecked=unchecked, **base)
         note = f" (explained by {', '.join(ids)}, failing because divergences are strict)" if chosen else ""
         detail = _describe(impl, plan, example, problems, note, unchecked)
         outcome = Outcome(
@@ -206,7 +221,7 @@ def check(
             detail,
             unchecked=unchecked,
             problems=tuple(problems),
-            **base,  # type: ignore[arg-type]
+            **base,
         )
         if raise_on_failure:
             raise EquivalenceError(outcome)
