@@ -36,8 +36,8 @@ Inputs are converted to float64; results are float64.
 
 Implementation: every reduction runs over the window taps of a strided view of the padded input
 (:mod:`convequiv.reference.windows`), never over positions. Small inputs (at most
-:data:`SMALL_WINDOWS` window taps) copy their windows once into a tap-major ``(T, ..., *out)``
-array and reduce along its first axis in one call; larger ones reduce tap by tap into the output.
+:data:`SMALL_WINDOWS` window taps) gather every window's taps with one ``take`` of their flat
+offsets and reduce them in one call; larger ones reduce tap by tap into the output.
 Both reduce the taps in row-major order. The max-pool gradient is computed for all taps at once
 from the tap-major windows of blocks of planes (each block's copy under
 :data:`convequiv.reference.windows.CHUNK_BYTES`): which taps are maximal, the first of them (or
@@ -100,10 +100,16 @@ def _tap_major(view: np.ndarray, geom: WindowGeometry) -> np.ndarray:
     return copy.reshape((-1,) + view.shape[: lead + nd])
 
 
-def _reduce(view: np.ndarray, geom: WindowGeometry, combine: np.ufunc) -> np.ndarray:
-    """``combine`` over the taps of every window, in row-major tap order (module docstring)."""
-    if view.size <= SMALL_WINDOWS:
-        return combine.reduce(_tap_major(view, geom), axis=0)
+def _reduce(xpad: np.ndarray, geom: WindowGeometry, combine: np.ufunc) -> np.ndarray:
+    """``combine`` over the taps of every window of the padded ``xpad``, in row-major tap order:
+    small inputs gather every window's taps with one ``take`` of their flat offsets and reduce
+    them in one call, larger ones reduce a window view tap by tap (module docstring)."""
+    lead = xpad.shape[: xpad.ndim - geom.nd]
+    planes, t, positions = math.prod(lead), math.prod(geom.kernel), math.prod(geom.out)
+    if planes * t * positions <= SMALL_WINDOWS:
+        gathered = xpad.reshape(planes, -1).take(windows.tap_offsets(geom), axis=1)
+        return combine.reduce(gathered.reshape(planes, t, positions), axis=1).reshape(lead + geom.out)
+    view = window_view(xpad, geom)
     out: np.ndarray | None = None
     for tap in taps(geom):
         values = view[tap_index(tap)]
@@ -156,8 +162,7 @@ def max_pool(
     op = "max_pool"
     choice(op, "nan", nan, NAN_POLICIES)
     xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
-    view = window_view(pad(xa, geom, -np.inf), geom)
-    return _reduce(view, geom, np.maximum if nan == "propagate" else np.fmax)
+    return _reduce(pad(xa, geom, -np.inf), geom, np.maximum if nan == "propagate" else np.fmax)
 
 
 @quiet
@@ -281,7 +286,7 @@ def avg_pool(
     matrix = _avg_matrix(geom, count_include_pad)
     if matrix is not None and np.isfinite(xa).all():
         return (xa.reshape(-1, matrix.shape[0]) @ matrix).reshape(xa.shape[:2] + geom.out)
-    total = _reduce(window_view(pad(xa, geom, 0.0), geom), geom, np.add)
+    total = _reduce(pad(xa, geom, 0.0), geom, np.add)
     return np.divide(total, divisor, out=total)
 
 
