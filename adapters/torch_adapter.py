@@ -140,7 +140,8 @@ class TorchAdapter(Adapter):
                 "a window reads only padding (dilation steps over every input element): PyTorch's CPU "
                 "max pooling returns an index outside that window and its backward adds the gradient "
                 "there, past the end of the gradient buffer for the last windows (heap corruption, "
-                "abort); not run. pytorch/pytorch#114216 reports the -inf forward of such windows",
+                "abort); not run. pytorch/pytorch#114216 reports the -inf forward of such windows; write-up: "
+                "docs/findings/torch-maxpool-empty-window-oob.md",
                 evidence="unsafe",
             )
         if native:
