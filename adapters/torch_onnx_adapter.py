@@ -251,19 +251,19 @@ class TorchOnnxAdapter(Adapter):
                 f"torch.onnx.export ({self.exporter}) refuses: {str(exc)[:160]}", attempt=self._plan(planned)
             )
         plan = self._plan(planned, model)
-        if _same_with_dilation(model):
-            return Unsupported(
-                "the exporter writes padding='same' as auto_pad SAME_UPPER, and ONNX Runtime's Conv refuses "
-                "auto_pad SAME with dilations > 1",
-                attempt=plan,
-                message="Dilation not supported for AutoPadType",
-            )
         node = refusal(model)
         if node is not None:
             return Unsupported(
                 f"ONNX Runtime's CPU provider has no {dtype} kernel for {node} of the exported graph",
                 attempt=plan,
                 message=NO_KERNEL,
+            )
+        if _same_with_dilation(model):
+            return Unsupported(
+                "the exporter writes padding='same' as auto_pad SAME_UPPER, and ONNX Runtime's Conv refuses "
+                "auto_pad SAME with dilations > 1",
+                attempt=plan,
+                message="Dilation not supported for AutoPadType",
             )
         return plan
 
