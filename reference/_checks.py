@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import numbers
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 IntOrSeq = int | Sequence[int]
-F = TypeVar("F", bound=Callable)
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def quiet(fn: F) -> F:
@@ -29,7 +29,7 @@ def quiet(fn: F) -> F:
         return functools.wraps(fn)(np.errstate(invalid="ignore", over="ignore", divide="ignore")(fn))  # type: ignore[return-value]
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             return fn(*args, **kwargs)
 

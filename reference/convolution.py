@@ -73,7 +73,9 @@ TAPS_MIN_OUTPUTS = 2**12
 STRUCTURES = ("gemm", "taps")
 
 
-def _setup(op: str, x: object, w: object, stride: object, padding: object, dilation: object, groups: object):
+def _setup(
+    op: str, x: object, w: object, stride: object, padding: object, dilation: object, groups: object
+) -> tuple[np.ndarray, np.ndarray, int, WindowGeometry]:
     xa = batch_input(op, "x", x)
     wa = as_float64(op, "w", w)
     nd = xa.ndim - 2
@@ -105,12 +107,9 @@ def _setup(op: str, x: object, w: object, stride: object, padding: object, dilat
 
 def structure(channels: int, out_channels: int, groups: int, geom: WindowGeometry) -> str:
     """``"gemm"`` or ``"taps"`` for one call shape, by the cost rule of the module docstring."""
-    key = ("conv", channels, out_channels, groups)
-    try:
-        return geom.memo[key]
-    except KeyError:
-        chosen = geom.memo[key] = _structure(channels, out_channels, groups, geom)
-        return chosen
+    return geom.remember(
+        ("conv", channels, out_channels, groups), lambda: _structure(channels, out_channels, groups, geom)
+    )
 
 
 def _structure(channels: int, out_channels: int, groups: int, geom: WindowGeometry) -> str:
@@ -137,7 +136,7 @@ def _no_copy(xa: np.ndarray, geom: WindowGeometry) -> bool:
         all(k == 1 for k in geom.kernel)
         and all(s == 1 for s in geom.stride)
         and not any(lo or hi for lo, hi in geom.padding)
-        and xa.flags.c_contiguous
+        and bool(xa.flags.c_contiguous)
     )
 
 
@@ -156,7 +155,7 @@ def _rows(geom: WindowGeometry, rs: slice) -> tuple[int, ...]:
 
 
 def _whole(geom: WindowGeometry, rs: slice) -> bool:
-    return rs.start == 0 and rs.stop == geom.out[0]
+    return bool(rs.start == 0 and rs.stop == geom.out[0])
 
 
 def _forward_gemm(xa: np.ndarray, wa: np.ndarray, g: int, geom: WindowGeometry, y: np.ndarray) -> None:
@@ -197,7 +196,16 @@ def conv(
 
 
 @quiet
-def _conv(x, w, b, stride, padding, dilation, groups, forced: str | None) -> np.ndarray:
+def _conv(
+    x: object,
+    w: object,
+    b: object,
+    stride: object,
+    padding: object,
+    dilation: object,
+    groups: object,
+    forced: str | None,
+) -> np.ndarray:
     """:func:`conv` with its structure chosen by the cost rule, or ``forced`` (the proof runs both)."""
     op = "conv"
     xa, wa, g, geom = _setup(op, x, w, stride, padding, dilation, groups)
@@ -242,7 +250,9 @@ def _cols_by_group(view: np.ndarray, groups: int) -> np.ndarray:
     return cols.reshape(groups, -1, n * math.prod(view.shape[2 : 2 + nd]))
 
 
-def _backward_gemm(xa, wa, dya, g: int, geom: WindowGeometry) -> tuple[np.ndarray, np.ndarray]:
+def _backward_gemm(
+    xa: np.ndarray, wa: np.ndarray, dya: np.ndarray, g: int, geom: WindowGeometry
+) -> tuple[np.ndarray, np.ndarray]:
     """im2col backward: ``x`` itself for a 1 x 1 kernel without stride or padding; the per-item
     matrix and one col2im for a small call (at most ``SMALL_SCATTER`` values in dcols); otherwise
     blocks of the group-major matrix, whose ``dw`` product contracts over every position of the
@@ -274,9 +284,9 @@ def _backward_gemm(xa, wa, dya, g: int, geom: WindowGeometry) -> tuple[np.ndarra
         cols = _cols_by_group(view[bs, :, rs], g)  # (G, K, nb * P)
         rows = _rows(geom, rs)
         nb = bs.stop - bs.start
-        dyg = np.empty((o, nb) + rows)
-        dyg[...] = dya[bs, :, rs].transpose(1, 0, *range(2, 2 + nd))
-        dyg = dyg.reshape(g, og, -1)
+        dy_block = np.empty((o, nb) + rows)
+        dy_block[...] = dya[bs, :, rs].transpose(1, 0, *range(2, 2 + nd))
+        dyg = dy_block.reshape(g, og, -1)
         dwmat += np.matmul(dyg, cols.transpose(0, 2, 1))
         np.matmul(wmat_t, dyg, out=cols)
         dcols = cols.reshape((c,) + geom.kernel + (nb,) + rows)
@@ -306,7 +316,16 @@ def conv_backward(
 
 
 @quiet
-def _conv_backward(x, w, dy, stride, padding, dilation, groups, forced: str | None):
+def _conv_backward(
+    x: object,
+    w: object,
+    dy: object,
+    stride: object,
+    padding: object,
+    dilation: object,
+    groups: object,
+    forced: str | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`conv_backward` with its structure chosen by the cost rule, or ``forced``."""
     op = "conv_backward"
     xa, wa, g, geom = _setup(op, x, w, stride, padding, dilation, groups)

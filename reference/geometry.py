@@ -30,15 +30,17 @@ afresh each time, so the cache never changes what is accepted or the message of 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar, cast
 
 from ._checks import is_int, per_dim
 
 PADDING_STRINGS = ("valid", "same", "same_lower")
 
 Pads = tuple[tuple[int, int], ...]
+T = TypeVar("T")
 
 
 def effective_kernel(kernel: int | Sequence[int], dilation: int | Sequence[int] = 1) -> int | tuple[int, ...]:
@@ -177,11 +179,19 @@ class WindowGeometry:
     out: tuple[int, ...]
     #: What the ops derive from this geometry once (padding plan, view strides, tap masks), keyed
     #: by what else it depends on; not part of the geometry's identity.
-    memo: dict = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
+    memo: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
 
     @property
     def nd(self) -> int:
         return len(self.sizes)
+
+    def remember(self, key: object, make: Callable[[], T]) -> T:
+        """``make()``, computed once for this geometry and ``key`` (kept in :attr:`memo`)."""
+        try:
+            return cast(T, self.memo[key])
+        except KeyError:
+            value = self.memo[key] = make()
+            return value
 
     @cached_property
     def span(self) -> tuple[int, ...]:
@@ -196,7 +206,7 @@ class WindowGeometry:
         return tuple(max(0, span - (n + lo + hi)) for span, n, (lo, hi) in zip(self.span, self.sizes, self.padding))
 
 
-def _plain(args: tuple) -> bool:
+def _plain(args: tuple[object, ...]) -> bool:
     """Whether every argument is a plain int or str, or a tuple / list of plain ints or of tuples /
     lists of plain ints: a cache key that compares equal only to itself (``True == 1`` and
     ``3.0 == 3`` never reach the cache)."""
@@ -206,13 +216,13 @@ def _plain(args: tuple) -> bool:
             continue
         if kind is not tuple and kind is not list:
             return False
-        for item in value:
+        for item in cast("tuple[object, ...]", value):
             inner = type(item)
             if inner is int:
                 continue
             if inner is not tuple and inner is not list:
                 return False
-            for leaf in item:
+            for leaf in cast("tuple[object, ...]", item):
                 if type(leaf) is not int:
                     return False
     return True

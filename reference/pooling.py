@@ -68,7 +68,9 @@ TIE_POLICIES = ("first", "split")
 SMALL_WINDOWS = 1 << 14
 
 
-def _geometry(op, x, kernel, stride, padding, dilation, ceil_mode) -> tuple[np.ndarray, WindowGeometry]:
+def _geometry(
+    op: str, x: object, kernel: object, stride: object, padding: object, dilation: object, ceil_mode: bool
+) -> tuple[np.ndarray, WindowGeometry]:
     xa = batch_input(op, "x", x)
     flag(op, "ceil_mode", ceil_mode)
     geom = window_geometry(
@@ -108,7 +110,8 @@ def _reduce(xpad: np.ndarray, geom: WindowGeometry, combine: np.ufunc) -> np.nda
     planes, t, positions = math.prod(lead), math.prod(geom.kernel), math.prod(geom.out)
     if planes * t * positions <= SMALL_WINDOWS:
         gathered = xpad.reshape(planes, -1).take(windows.tap_offsets(geom), axis=1)
-        return combine.reduce(gathered.reshape(planes, t, positions), axis=1).reshape(lead + geom.out)
+        reduced: np.ndarray = combine.reduce(gathered.reshape(planes, t, positions), axis=1)
+        return reduced.reshape(lead + geom.out)
     view = window_view(xpad, geom)
     out: np.ndarray | None = None
     for tap in taps(geom):
@@ -121,31 +124,28 @@ def _reduce(xpad: np.ndarray, geom: WindowGeometry, combine: np.ufunc) -> np.nda
 def _input_taps(geom: WindowGeometry) -> np.ndarray | None:
     """Boolean ``(T, *out)``: whether each tap of each window lies on a real input cell (``None``
     when every tap does); computed once per geometry."""
-    try:
-        return geom.memo["input taps"]
-    except KeyError:
-        pass
+    return geom.remember("input taps", lambda: _make_input_taps(geom))
+
+
+def _make_input_taps(geom: WindowGeometry) -> np.ndarray | None:
     inside = np.ones(geom.sizes, dtype=bool)
     real = _tap_major(window_view(pad(inside, geom, False), geom), geom)
-    mask = geom.memo["input taps"] = None if real.all() else real
-    if mask is not None:
-        mask.setflags(write=False)
-    return mask
+    if real.all():
+        return None
+    real.setflags(write=False)
+    return real
 
 
 def _route_tables(geom: WindowGeometry, planes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The flat offset of every tap of every window within one padded plane ``(T, P)``, the first
     flat index of each of ``planes`` planes ``(planes, 1)``, and the window numbers ``(P,)``."""
-    key = ("route", planes)
-    try:
-        return geom.memo[key]
-    except KeyError:
-        pass
     positions = math.prod(geom.out)
-    offsets = windows.tap_offsets(geom).reshape(-1, positions)
-    base = (np.arange(planes) * math.prod(padded_shape(geom)))[:, None]
-    tables = geom.memo[key] = (offsets, base, np.arange(positions))
-    return tables
+
+    def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        offsets = windows.tap_offsets(geom).reshape(-1, positions)
+        return offsets, (np.arange(planes) * math.prod(padded_shape(geom)))[:, None], np.arange(positions)
+
+    return geom.remember(("route", planes), make)
 
 
 def max_pool(
@@ -249,11 +249,10 @@ def _route(
 
 
 def _avg_divisor(op: str, geom: WindowGeometry, count_include_pad: bool) -> np.ndarray:
-    key = ("divisor", count_include_pad)
-    try:
-        return geom.memo[key]
-    except KeyError:
-        pass
+    return geom.remember(("divisor", count_include_pad), lambda: _make_avg_divisor(op, geom, count_include_pad))
+
+
+def _make_avg_divisor(op: str, geom: WindowGeometry, count_include_pad: bool) -> np.ndarray:
     counts = tap_count_per_dim(geom, lo_bound="padding" if count_include_pad else "input")
     for dim, c in enumerate(counts):
         if not c.all():
@@ -262,7 +261,7 @@ def _avg_divisor(op: str, geom: WindowGeometry, count_include_pad: bool) -> np.n
                 f"contains no {'padded' if count_include_pad else 'input'} cell, so its average is "
                 "undefined; reduce the padding"
             )
-    divisor = geom.memo[key] = outer_product(counts)
+    divisor = outer_product(counts)
     divisor.setflags(write=False)
     return divisor
 
@@ -285,9 +284,11 @@ def avg_pool(
     divisor = _avg_divisor(op, geom, count_include_pad)
     matrix = _avg_matrix(geom, count_include_pad)
     if matrix is not None and np.isfinite(xa).all():
-        return (xa.reshape(-1, matrix.shape[0]) @ matrix).reshape(xa.shape[:2] + geom.out)
+        averaged: np.ndarray = xa.reshape(-1, matrix.shape[0]) @ matrix
+        return averaged.reshape(xa.shape[:2] + geom.out)
     total = _reduce(pad(xa, geom, 0.0), geom, np.add)
-    return np.divide(total, divisor, out=total)
+    quotient: np.ndarray = np.divide(total, divisor, out=total)
+    return quotient
 
 
 @quiet
@@ -310,7 +311,8 @@ def avg_pool_backward(
     divisor = _avg_divisor(op, geom, count_include_pad)
     matrix = _avg_matrix(geom, count_include_pad)
     if matrix is not None and np.isfinite(dya).all():
-        return (dya.reshape(-1, matrix.shape[1]) @ matrix.T).reshape(xa.shape)
+        spread: np.ndarray = dya.reshape(-1, matrix.shape[1]) @ matrix.T
+        return spread.reshape(xa.shape)
     return _spread(dya / divisor, geom)
 
 
@@ -320,15 +322,14 @@ def _avg_matrix(geom: WindowGeometry, count_include_pad: bool) -> np.ndarray | N
     entry meets every other cell, so only finite inputs take it); ``None`` above
     :data:`SMALL_WINDOWS` entries. Computed once per geometry (after :func:`_avg_divisor` has
     checked every divisor)."""
-    key = ("average matrix", count_include_pad)
-    try:
-        return geom.memo[key]
-    except KeyError:
-        pass
+    return geom.remember(("average matrix", count_include_pad), lambda: _make_avg_matrix(geom, count_include_pad))
+
+
+def _make_avg_matrix(geom: WindowGeometry, count_include_pad: bool) -> np.ndarray | None:
     cells, positions = math.prod(geom.sizes), math.prod(geom.out)
     matrix = None
     if cells * positions <= SMALL_WINDOWS:
-        divisor = geom.memo[("divisor", count_include_pad)].reshape(-1)
+        divisor = _avg_divisor("avg_pool", geom, count_include_pad).reshape(-1)
         offsets = windows.tap_offsets(geom).reshape(-1, positions)  # flat cells of the padded plane
         coords = np.unravel_index(offsets, padded_shape(geom))
         inside = np.ones(offsets.shape, dtype=bool)
@@ -341,7 +342,6 @@ def _avg_matrix(geom: WindowGeometry, count_include_pad: bool) -> np.ndarray | N
         matrix = np.zeros((cells, positions))
         matrix[cell, window[inside]] = 1.0 / divisor[window[inside]]
         matrix.setflags(write=False)
-    geom.memo[key] = matrix
     return matrix
 
 

@@ -38,11 +38,7 @@ CHUNK_BYTES = 32 * 2**20
 def _pad_plan(geom: WindowGeometry) -> tuple[tuple[int, ...], tuple[slice, ...], list[tuple[slice, ...]]] | None:
     """Padded spatial shape, the interior's index, and the index of every border slab (``None``
     when nothing is padded); computed once per geometry."""
-    try:
-        return geom.memo["pad"]
-    except KeyError:
-        plan = geom.memo["pad"] = _make_pad_plan(geom)
-        return plan
+    return geom.remember("pad", lambda: _make_pad_plan(geom))
 
 
 def _make_pad_plan(geom: WindowGeometry) -> tuple[tuple[int, ...], tuple[slice, ...], list[tuple[slice, ...]]] | None:
@@ -91,12 +87,7 @@ def pad(x: np.ndarray, geom: WindowGeometry, value: float) -> np.ndarray:
 def _view_layout(
     shape: tuple[int, ...], strides: tuple[int, ...], geom: WindowGeometry
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    key = ("view", shape, strides)
-    try:
-        return geom.memo[key]
-    except KeyError:
-        layout = geom.memo[key] = _make_view_layout(shape, strides, geom)
-        return layout
+    return geom.remember(("view", shape, strides), lambda: _make_view_layout(shape, strides, geom))
 
 
 def _make_view_layout(
@@ -159,10 +150,10 @@ def padded_shape(geom: WindowGeometry) -> tuple[int, ...]:
 def tap_offsets(geom: WindowGeometry) -> np.ndarray:
     """Flat offset of ``xpad[i * s + k * d]`` within one padded plane, as a ``(T * P,)`` array in
     ``(*kernel, *out)`` order (computed once per geometry)."""
-    try:
-        return geom.memo["offsets"]
-    except KeyError:
-        pass
+    return geom.remember("offsets", lambda: _make_tap_offsets(geom))
+
+
+def _make_tap_offsets(geom: WindowGeometry) -> np.ndarray:
     padded = padded_shape(geom)
     plane_strides = [math.prod(padded[dim + 1 :]) for dim in range(geom.nd)]
     nd = geom.nd
@@ -172,7 +163,7 @@ def tap_offsets(geom: WindowGeometry) -> np.ndarray:
         along[dim], along[nd + dim] = k, out
         offsets += (np.arange(k) * (d * step)).reshape(along[:nd] + [1] * nd)
         offsets += (np.arange(out) * (s * step)).reshape([1] * nd + along[nd:])
-    flat = geom.memo["offsets"] = offsets.reshape(-1)
+    flat = offsets.reshape(-1)
     flat.setflags(write=False)
     return flat
 

@@ -200,16 +200,16 @@ def reference_call(case: Case, direction: str, a: dict[str, np.ndarray]) -> Call
         if fwd:
             return lambda: reference.conv(x, a["w"], a["b"], **geo)
         return lambda: reference.conv_backward(x, a["w"], dy, **geo)
+    s, p = case.stride, case.padding
     if case.op == "max_pool":
-        geo = {"stride": case.stride, "padding": case.padding}
         if fwd:
-            return lambda: reference.max_pool(x, k, **geo)
-        return lambda: reference.max_pool_backward(x, dy, k, **geo)
+            return lambda: reference.max_pool(x, k, stride=s, padding=p)
+        return lambda: reference.max_pool_backward(x, dy, k, stride=s, padding=p)
     if case.op == "avg_pool":
-        geo = {"stride": case.stride, "padding": case.padding, "count_include_pad": case.count_include_pad}
+        cip = case.count_include_pad
         if fwd:
-            return lambda: reference.avg_pool(x, k, **geo)
-        return lambda: reference.avg_pool_backward(x, dy, k, **geo)
+            return lambda: reference.avg_pool(x, k, stride=s, padding=p, count_include_pad=cip)
+        return lambda: reference.avg_pool_backward(x, dy, k, stride=s, padding=p, count_include_pad=cip)
     if case.op == "depth_pool":
         return (lambda: reference.depth_pool(x, k)) if fwd else (lambda: reference.depth_pool_backward(x, dy, k))
     forward, backward = {
