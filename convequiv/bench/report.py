@@ -270,8 +270,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         "|---|---|",
     ]
     machine = results["machine"]
+    labels = {"numpy BLAS": "numpy BLAS build (its configuration, not the kernel it runs)"}
     for key in ("cpu", "cpu flags", "cores", "platform", "python", "numpy", "numpy BLAS", "reference"):
-        lines.append(f"| {key} | {machine[key]} |")
+        lines.append(f"| {labels.get(key, key)} | {machine[key]} |")
     kernel = results.get("blas_kernel")
     if kernel:
         lines.append(
