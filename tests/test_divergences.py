@@ -10,6 +10,7 @@ from convequiv.equivalence import _ExampleView
 from convequiv.reference.strategies import EDGE_CASES
 
 RECORDS = load()
+REPOSITORY = DATA_FILE.parents[1]
 
 
 def test_ids_are_unique_and_named_after_their_adapter():
@@ -21,7 +22,9 @@ def test_ids_are_unique_and_named_after_their_adapter():
 
 @pytest.mark.parametrize("record", RECORDS, ids=lambda d: d.id)
 def test_record_is_evidenced_and_narrow(record):
-    assert record.evidence.startswith("http") or "repro" in record.evidence, record.id
+    write_ups = [REPOSITORY / path for path in re.findall(r"docs/findings/[\w.-]+\.md", record.evidence)]
+    assert all(path.is_file() for path in write_ups), f"{record.id} names a write-up that is not there"
+    assert record.evidence.startswith("http") or "repro" in record.evidence or write_ups, record.id
     assert record.when.strip() not in ("", "True", "1"), f"{record.id} has no condition"
     assert record.versions, f"{record.id} states no versions"
     for spec in record.versions.values():

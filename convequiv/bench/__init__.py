@@ -13,7 +13,7 @@ into geometric means, target verdicts and a Markdown report. Frameworks are impo
 :func:`run`.
 
 Needs beyond the reference: :data:`NEEDS` (``threadpoolctl`` fixes NumPy's BLAS threads and reports
-its kernel; without it both are reported as not known) and the frameworks it compares with.
+its kernel; without it the bench refuses to run, exit status 2) and the frameworks it compares with.
 """
 
 from __future__ import annotations
@@ -67,6 +67,14 @@ def missing_needs() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    missing = missing_needs()
+    if missing:  # without it NumPy's BLAS threads are not fixed: the timings would not be comparable
+        print(
+            f"convequiv bench: error: needs {', '.join(missing)}: pip install 'convequiv[bench]' "
+            "(and the frameworks to compare, e.g. 'convequiv[torch]')",
+            file=sys.stderr,
+        )
+        return 2
     cases = select(CASES, quick=args.quick, only=args.only)
     if not cases:
         print(f"convequiv bench: error: no case matches --only {args.only!r}", file=sys.stderr)
@@ -76,12 +84,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"convequiv bench: error: --dtypes must name {' / '.join(DTYPES)}", file=sys.stderr)
         return 2
     budget = args.budget if args.budget is not None else (0.15 if args.quick else 0.5)
-    for name in missing_needs():
-        print(
-            f"convequiv bench: {name} is not installed (pip install {name}): NumPy's BLAS threads are not "
-            "fixed and its kernel is reported as unknown",
-            file=sys.stderr,
-        )
     results = run_benchmark(
         cases,
         dtypes=dtypes,
