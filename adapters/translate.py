@@ -17,7 +17,6 @@ The reference is channels-first: data ``(N, C, *spatial)``, convolution weights
   input followed by an unpadded op when the framework cannot take the padding natively;
   ``jax.lax`` takes the string forms by their XLA names (:func:`xla_padding_name`) and explicit
   pairs over every axis of the data (:func:`pad_pairs`); ONNX takes ``auto_pad`` names
-  (:func:`onnx_auto_pad`) or a ``pads`` list of every begin, then every end (:func:`onnx_pads`); ONNX takes ``auto_pad`` names
   (:func:`onnx_auto_pad`) or a ``pads`` list of every begin, then every end (:func:`onnx_pads`);
 * **ceil mode** where a framework has none: explicit high padding that reaches exactly the span
   the windows read (:func:`padding_to_span`, exact integer arithmetic on the resolved geometry).
@@ -192,31 +191,6 @@ def high_padding_beyond(pads: Pads, reach: Pads) -> Pads:
     if any(lo != reach_lo for (lo, _), (reach_lo, _) in zip(pads, reach)):
         raise ValueError(f"padding {reach} does not start where {pads} does")
     return tuple((0, reach_hi - hi) for (_, hi), (_, reach_hi) in zip(pads, reach))
-
-
-# ------------------------------------------------------------------------- padding spelled for ONNX
-#: ONNX's ``auto_pad`` names of the canonical padding strings. ONNX resolves ``SAME_UPPER`` /
-#: ``SAME_LOWER`` on the dilated kernel with ``out = ceil(n / s)``, an odd cell at the end / the start,
-#: as the reference's ``"same"`` / ``"same_lower"`` do.
-ONNX_AUTO_PAD = {"valid": "VALID", "same": "SAME_UPPER", "same_lower": "SAME_LOWER"}
-
-
-def onnx_auto_pad(padding: object) -> str | None:
-    """``"VALID"`` / ``"SAME_UPPER"`` / ``"SAME_LOWER"`` for a canonical string padding; ``None`` for
-    every other form (spelled as ``pads`` with ``auto_pad="NOTSET"``)."""
-    return ONNX_AUTO_PAD.get(padding) if isinstance(padding, str) else None
-
-
-def onnx_pads(pads: Pads) -> list[int]:
-    """ONNX's ``pads`` attribute: every begin, then every end, ``[x1_begin, x2_begin, ..., x1_end,
-    x2_end, ...]`` over the spatial axes."""
-    return [lo for lo, _ in pads] + [hi for _, hi in pads]
-
-
-def onnx_pads_back(flat: Sequence[int]) -> Pads:
-    """Inverse of :func:`onnx_pads`: ``(lo, hi)`` pairs from ONNX's begin-then-end list."""
-    nd = len(flat) // 2
-    return tuple((int(flat[i]), int(flat[nd + i])) for i in range(nd))
 
 
 # ------------------------------------------------------------------------- padding spelled for ONNX
