@@ -15,6 +15,15 @@ Selecting adapters: a *spec* is one of
   themselves are built-in adapters of their own: ``onnx/reference`` (ONNX's reference evaluator) and
   ``torch/onnx`` (PyTorch exported to ONNX, run by ONNX Runtime), with variants too
   (``torch/onnx/dynamo``). ``onnxruntime`` runs ONNX models of the cases.
+* an *execution variant* of ``torch`` or ``tensorflow`` (:data:`VARIANTS`): the same cases and plans
+  run on another path: ``torch/compile``, ``torch/channels_last``, ``torch/noncontiguous``,
+  ``torch/no-onednn`` (:mod:`convequiv.adapters.torch_variants`), ``tensorflow/xla``,
+  ``tensorflow/no-onednn`` (:mod:`convequiv.adapters.tensorflow_variants`). Each is a subclass of the
+  adapter, one per variant, whose ``name`` is the full spec (so, again, a column of its own, and
+  records for the adapter cover it). Variants run when named (``--adapters torch,torch/compile``),
+  not by default. A variant that needs environment variables a framework reads
+  once, at import (:data:`VARIANT_ENVIRONMENT`: ``TF_ENABLE_ONEDNN_OPTS=0``), runs in a worker
+  process with them (:mod:`convequiv.adapters.remote`) unless this process already has them.
 
 Keras reads its backend once per process. A ``keras[...]`` adapter whose backend differs from the
 one this process already uses runs in a worker process (:mod:`convequiv.adapters.remote`) with
@@ -43,6 +52,17 @@ BUILTIN = {
     "onnx/reference": "convequiv.adapters.onnx_reference_adapter:OnnxReferenceAdapter",
     "torch/onnx": "convequiv.adapters.torch_onnx_adapter:TorchOnnxAdapter",
 }
+#: Execution variants of built-in adapters: ``name/variant`` -> the subclass that runs it.
+VARIANTS = {
+    "torch/compile": "convequiv.adapters.torch_variants:TorchCompileAdapter",
+    "torch/channels_last": "convequiv.adapters.torch_variants:TorchChannelsLastAdapter",
+    "torch/noncontiguous": "convequiv.adapters.torch_variants:TorchNonContiguousAdapter",
+    "torch/no-onednn": "convequiv.adapters.torch_variants:TorchNoOneDnnAdapter",
+    "tensorflow/xla": "convequiv.adapters.tensorflow_variants:TensorFlowXlaAdapter",
+    "tensorflow/no-onednn": "convequiv.adapters.tensorflow_variants:TensorFlowNoOneDnnAdapter",
+}
+#: Environment variables a variant's framework must have read at import.
+VARIANT_ENVIRONMENT = {"tensorflow/no-onednn": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
 #: What ``convequiv check`` and the test suite run when nothing is selected: every built-in and
 #: registered adapter whose framework is installed.
 DEFAULT_SPECS = (
@@ -137,6 +157,24 @@ def _instantiate(cls: type[Adapter], spec: str, variant: str | None = None) -> A
     return adapter
 
 
+def _load_variant(spec: str) -> Adapter:
+    """An execution variant (:data:`VARIANTS`), in a worker process when it needs environment
+    variables this process lacks (:data:`VARIANT_ENVIRONMENT`)."""
+    base = spec.partition("/")[0]
+    if not installed(base):
+        raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[base])}, which are not installed")
+    env = VARIANT_ENVIRONMENT.get(spec, {})
+    if any(os.environ.get(k) != v for k, v in env.items()):
+        from .remote import RemoteAdapter
+
+        if spec not in _WORKERS or not _WORKERS[spec].alive():  # type: ignore[attr-defined]
+            _WORKERS[spec] = RemoteAdapter(spec, env)
+        return _WORKERS[spec]
+    if base == "tensorflow":
+        import_torch_first()
+    return _instantiate(_from_path(VARIANTS[spec]), spec)
+
+
 def load(spec: str) -> Adapter:
     """The adapter named by ``spec`` (see the module docstring); raises :class:`AdapterError`."""
     spec = spec.strip()
@@ -167,7 +205,12 @@ def load(spec: str) -> Adapter:
         if spec in ("tensorflow", "tf_keras"):
             import_torch_first()
         return _instantiate(_from_path(BUILTIN[spec]), spec)
+    if spec in VARIANTS:
+        return _load_variant(spec)
     base, _, variant = spec.rpartition("/")
+    if base in BUILTIN and any(v.startswith(f"{base}/") for v in VARIANTS):
+        known_variants = ", ".join(v for v in VARIANTS if v.startswith(f"{base}/"))
+        raise AdapterError(f"unknown variant {spec!r} of adapter {base!r}; known: {known_variants}")
     if base in BUILTIN and variant:  # a variant: "onnxruntime/opset18" is adapter "onnxruntime", variant "opset18"
         if not installed(base):
             raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[base])}, which are not installed")
@@ -182,6 +225,7 @@ def load(spec: str) -> Adapter:
     known = sorted(
         {
             *BUILTIN,
+            *VARIANTS,
             *(f"keras[{b}]" for b in KERAS_BACKENDS),
             *(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)),
         }
@@ -193,6 +237,7 @@ __all__ = [
     "DEFAULT_SPECS",
     "ENTRY_POINT_GROUP",
     "SUPPORTED",
+    "VARIANTS",
     "Adapter",
     "AdapterError",
     "Plan",

@@ -49,8 +49,9 @@ from convequiv.reference.cases import Case
 from convequiv.reference.geometry import Pads
 
 Arrays = dict[str, np.ndarray]
-#: Every output a check compares, in report order.
-OUTPUTS = ("y", "dx", "dw", "db")
+#: Every output a check compares, in report order (``jvp``: the forward-mode derivative along tangent
+#: inputs, for adapters that produce it).
+OUTPUTS = ("y", "dx", "dw", "db", "jvp")
 GRADIENTS = frozenset({"y", "dx", "dw", "db"})
 
 
@@ -62,7 +63,11 @@ class Plan:
     ``call`` the framework callable as a user would write it, ``padding`` the padding argument it
     receives, ``prepad`` the explicit ``(lo, hi)`` pairs a pad op applies first (filled with
     ``pad_value``), ``layout`` and ``kernel_layout`` the layouts handed to the framework.
-    Adapters subclass it to carry what their ``run`` needs.
+    ``kernels`` names the CPU kernel library the framework picks for this plan where the machine
+    decides it (TensorFlow: ``"onednn"`` or ``"eigen"``, see
+    :func:`convequiv.adapters.tensorflow_adapter.kernels_for`); ``""`` where it does not vary.
+    Divergence conditions read it as ``kernels``. Adapters subclass it to carry what their ``run``
+    needs.
     """
 
     case: Case
@@ -75,6 +80,7 @@ class Plan:
     pad_value: float = 0.0
     layout: str = "channels_first"
     kernel_layout: str = ""
+    kernels: str = ""
 
     def describe(self) -> str:
         """One line: the call with its padding, and the pre-pad if any."""
@@ -83,7 +89,11 @@ class Plan:
             text += f" after a pad of {list(self.prepad)} with {self.pad_value:g}"
         if self.layout != "channels_first":
             text += f", {self.layout}"
-        return f"{text} [{self.route}]"
+        return f"{text} [{self.route}{self.kernels_note()}]"
+
+    def kernels_note(self) -> str:
+        """``", <library> kernels"`` where the machine picks the kernels, else ``""``."""
+        return f", {self.kernels} kernels" if self.kernels else ""
 
 
 @dataclass(frozen=True)
@@ -110,10 +120,19 @@ class Unsupported:
 
 @dataclass(frozen=True)
 class Semantics:
-    """Variants of contested semantics a framework implements for one case."""
+    """Variants of contested semantics a framework implements for one case.
+
+    ``accumulate`` names the floating format the framework accumulates the sums of the forward
+    output ``y`` in when it stores a coarser one (``"float32"`` for float16 / bfloat16 data); ``""``
+    means the storage format. ``accumulate_gradients`` does the same for the derivatives ``dx``,
+    ``dw``, ``db`` and ``jvp``. The error bounds follow them
+    (:func:`convequiv.reference.tolerance.sum_bound`); float32 and float64 data are never
+    accumulated more coarsely than stored, so they change nothing there."""
 
     ties: str = "first"
     nan: str = "propagate"
+    accumulate: str = ""
+    accumulate_gradients: str = ""
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,8 @@ Unsupported, and how it is proven (a refusal names the plan of the native call, 
   3 spatial dimensions (no ``Conv4D`` / ``MaxPooling4D`` ... layer).
 * refuses: ``Conv*D`` layers with strides > 1 and dilation > 1 (the constructor checks), ``DepthwiseConv*D``
   likewise where this release's constructor checks it, ``keras.ops.conv`` on TensorFlow likewise
-  (``tf.nn.convolution``); TensorFlow's float64 depthwise kernel with unequal row/column strides;
+  (``tf.nn.convolution``); TensorFlow's Eigen depthwise kernel (float64; float32 without oneDNN)
+  with unequal row/column strides;
   TensorFlow's 3-D pooling in float64 (MaxPool3D/AvgPool3D have no double CPU kernel);
   ``keras.ops.max_pool``/``average_pool`` on JAX with ``strides=None`` (Keras 3.15 expands ``pool_size``
   to full rank before copying it into ``strides``, then expands the copy again: a TypeError from
@@ -70,7 +71,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -114,7 +115,7 @@ class KerasPlan(Plan):
         if self.prepad is not None:
             text += f" after {self.pad_call} of {list(self.prepad)} with {self.pad_value:g}"
         kernel = f", kernel {self.kernel_layout}" if self.kernel_layout else ""
-        return f"{text}, {self.layout}{kernel} [{self.route}]"
+        return f"{text}, {self.layout}{kernel} [{self.route}{self.kernels_note()}]"
 
 
 class KerasAdapter(Adapter):
@@ -163,6 +164,25 @@ class KerasAdapter(Adapter):
 
     # ------------------------------------------------------------------------------------- plans
     def support(self, case: Case, api: str, dtype: str) -> KerasPlan | Unsupported:
+        decided = self._support(case, api, dtype)
+        kernels = self._tf_kernels(dtype)
+        if not kernels:
+            return decided
+        if isinstance(decided, Unsupported):
+            attempt = decided.attempt
+            return decided if attempt is None else replace(decided, attempt=replace(attempt, kernels=kernels))
+        return replace(decided, kernels=kernels)
+
+    def _tf_kernels(self, dtype: str) -> str:
+        """On the TensorFlow backend, the CPU kernel library TensorFlow picks on this machine
+        (:func:`convequiv.adapters.tensorflow_adapter.kernels_for`); ``""`` on the others."""
+        if self.backend != "tensorflow":
+            return ""
+        from .tensorflow_adapter import kernels_for
+
+        return kernels_for(dtype)
+
+    def _support(self, case: Case, api: str, dtype: str) -> KerasPlan | Unsupported:
         if case.nd > 3:
             missing = self._name("layers", f"{_LAYER_FAMILY[case.op]}{case.nd}D")
             return Unsupported(f"Keras has no {case.nd}-D convolution or pooling layer", "lacks", missing)
@@ -288,9 +308,12 @@ class KerasAdapter(Adapter):
                     return f"{keras}.layers.Conv{case.nd}D refuses strides > 1 with dilation_rate > 1"
                 if api == "ops" and self.backend == "tensorflow" and not depthwise:
                     return "keras.ops.conv on TensorFlow refuses strides > 1 with dilation_rate > 1"
-            elif self.backend == "tensorflow" and depthwise and dtype == "float64" and len(set(case.stride)) > 1:
+            elif self._tf_kernels(dtype) == "eigen" and depthwise and len(set(case.stride)) > 1:
                 # (with dilation too, Keras instead subsamples a stride-1 result)
-                return "TensorFlow's float64 DepthwiseConv2dNative refuses unequal row/column strides"
+                return (
+                    "TensorFlow's Eigen DepthwiseConv2dNative (float64; float32 without oneDNN) refuses unequal "
+                    "row/column strides"
+                )
             if self.backend == "torch" and self._torch_conv_crash(case, dtype):
                 return (
                     "torch's slow_conv2d backward raises 'grad_weight must be contiguous' for the kernel layout "

@@ -98,7 +98,7 @@ Arguments = tuple[tuple[str, Any], ...]
 
 
 def _onednn_enabled() -> bool:
-    """Whether float32 CPU ops run on oneDNN (``TF_ENABLE_ONEDNN_OPTS``, default on for x86-64 Linux)."""
+    """Whether float32 CPU ops run on oneDNN in this process (:func:`kernels_for`)."""
     try:
         from tensorflow.python.util import _pywrap_util_port  # the switch TensorFlow's own tests read
 
@@ -108,6 +108,17 @@ def _onednn_enabled() -> bool:
 
 
 _ONEDNN = _onednn_enabled()
+
+
+def kernels_for(dtype: str) -> str:
+    """The CPU kernel library TensorFlow runs a convolution or pooling of ``dtype`` on in this
+    process: ``"onednn"`` for float32 when oneDNN is on, ``"eigen"`` (TensorFlow's own kernels)
+    otherwise. float64 is always Eigen. ``TF_ENABLE_ONEDNN_OPTS`` sets it; unset, TensorFlow
+    decides by the CPU (``IsMKLEnabled``; tensorflow/community RFC 400 makes it the default on x86
+    CPUs with the neural-network instructions: AVX-512 VNNI / BF16, AMX). Measured with 2.21.0: on
+    on an AVX-512 AMD EPYC, off on an AVX2-only one. The same release thus behaves differently on
+    two machines; divergence records that hold for one library say so with ``kernels``."""
+    return "onednn" if dtype == "float32" and _ONEDNN else "eigen"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +141,7 @@ def _plan(
     case: Case, api: str, dtype: str, route: str, call: str, fn: Callable[..., Any], **fields: Any
 ) -> TensorFlowPlan:
     """A plan on channels-last data; ``call`` is ``fn`` as a user writes it (``tf.nn.conv2d``)."""
+    fields.setdefault("kernels", kernels_for(dtype))
     return TensorFlowPlan(case, api, dtype, route, call, layout="channels_last", fn=fn, **fields)
 
 
@@ -180,8 +192,8 @@ class TensorFlowAdapter(Adapter):
         return Unsupported(f"unknown case type {type(case).__name__}", "lacks", "tensorflow.nn.unknown")
 
     def _eigen(self, dtype: str) -> bool:
-        """Whether TensorFlow runs its own (Eigen) CPU kernels: float64 always, float32 with oneDNN off."""
-        return dtype == "float64" or not _ONEDNN
+        """Whether TensorFlow runs its own (Eigen) CPU kernels (:func:`kernels_for`)."""
+        return kernels_for(dtype) == "eigen"
 
     # ------------------------------------------------------------- convolution
     def _conv_plan(self, case: ConvCase, api: str, dtype: str) -> TensorFlowPlan:

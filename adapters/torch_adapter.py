@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -44,6 +45,7 @@ import torch.nn.functional as F
 
 from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
 from convequiv.reference.geometry import window_geometry
+from convequiv.reference.precision import REDUCED, numpy_dtype
 
 from . import translate as tr
 from .base import Adapter, Arrays, Plan, Semantics, Unsupported
@@ -60,6 +62,22 @@ def _padding_only_windows(case: PoolCase) -> np.ndarray:
     return empty
 
 
+def to_tensor(a: np.ndarray) -> torch.Tensor:
+    """``a`` as a tensor of its dtype: bfloat16 (``ml_dtypes``, which ``torch.from_numpy`` does not
+    take) goes through float32, which holds every bfloat16 value exactly."""
+    if a.dtype.name == "bfloat16":
+        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def to_array(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a NumPy array of its dtype (bfloat16 as ``ml_dtypes.bfloat16``)."""
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        return t.float().numpy().astype(numpy_dtype("bfloat16"))
+    return t.numpy()
+
+
 def _module_name(case: PoolCase | GlobalPoolCase) -> str:
     if isinstance(case, GlobalPoolCase):
         return f"torch.nn.Adaptive{case.mode.capitalize()}Pool{case.nd}d"
@@ -71,6 +89,8 @@ class TorchAdapter(Adapter):
     distributions = ("torch",)
     frameworks = ("torch",)
     apis = ("functional", "layer")
+    #: float16 / bfloat16 accumulate in float32 on the CPU (``semantics``; reference/tolerance.py).
+    dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64", "float16", "bfloat16")
     #: Dilated average pooling is answered: PyTorch lacks it (convequiv/suite/test_avg_pool_dilation.py).
     avg_pool_dilation = True
 
@@ -93,7 +113,11 @@ class TorchAdapter(Adapter):
         if isinstance(case, ConvCase):
             return self._conv_plan(case, api, dtype)
         if isinstance(case, PoolCase):
-            return self._pool_plan(case, api, dtype)
+            plan = self._pool_plan(case, api, dtype)
+            if isinstance(plan, TorchPlan) and case.kind == "avg" and case.nd == 3 and dtype in REDUCED:
+                reason = f"avg_pool3d has no {dtype} CPU kernel (avg_pool3d_out_frame)"
+                return Unsupported(reason, attempt=plan, message="not implemented for")
+            return plan
         if isinstance(case, DepthPoolCase):
             reduce = "amax" if case.mode == "max" else "mean"
             return TorchPlan(case, api, dtype, "unfold", f"Tensor.unfold(1, k, s).{reduce}(-1)")
@@ -146,7 +170,7 @@ class TorchAdapter(Adapter):
             )
         if native:
             return attempt
-        refusal = "pad should be at most half|must be tuple of ints"
+        refusal = "pad should be at most half|pad should be smaller than or equal to half|must be tuple of ints"
         if case.kind == "avg" and not case.count_include_pad:
             return Unsupported(
                 "average pooling with count_include_pad=False needs symmetric padding of at most "
@@ -175,18 +199,17 @@ class TorchAdapter(Adapter):
         return TorchPlan(case, api, dtype, "pre-pad", call, (0,) * case.nd, prepad=pads, pad_value=fill)
 
     def semantics(self, case: Case, api: str) -> Semantics:
-        if isinstance(case, DepthPoolCase):
-            return Semantics(ties="split")  # torch.amax
-        if isinstance(case, GlobalPoolCase) and api == "functional":
-            return Semantics(ties="split")  # torch.amax over the spatial axes
-        return Semantics(ties="first")
+        # float16 / bfloat16: forward sums accumulate in float32, derivatives in the storage format
+        # (which kernels, and how we know: reference/tolerance.py)
+        split = isinstance(case, DepthPoolCase) or (isinstance(case, GlobalPoolCase) and api == "functional")
+        return Semantics(ties="split" if split else "first", accumulate="float32")  # split: torch.amax
 
     def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
         """The forward's ``return_indices`` (the forward writes only its outputs, so it is safe): each
         window that reads only padding must get an index outside the window for the hazard to hold."""
         assert isinstance(case, PoolCase) and case.kind == "max"
         pool = getattr(F, f"max_pool{case.nd}d")
-        x = torch.from_numpy(inputs["x"])
+        x = to_tensor(inputs["x"])
         _, indices = pool(
             x, case.kernel, case.stride, tr.per_side(case.pads), case.dilation, case.ceil_mode, return_indices=True
         )
@@ -204,16 +227,14 @@ class TorchAdapter(Adapter):
 
     # -------------------------------------------------------------------- run
     def run(self, plan: Plan, inputs: Arrays) -> Arrays:
-        tensors = {
-            k: torch.from_numpy(np.ascontiguousarray(v)).requires_grad_(k in ("x", "w", "b")) for k, v in inputs.items()
-        }
+        tensors = {k: to_tensor(v).requires_grad_(k in ("x", "w", "b")) for k, v in inputs.items()}
         y = self._forward(plan, tensors)
         torch.autograd.backward(y, tensors["dy"])
-        out = {"y": y.detach().numpy()}
+        out = {"y": to_array(y)}
         for name in ("x", "w", "b"):
             grad = tensors[name].grad if name in tensors else None
             if grad is not None:
-                out[f"d{name}"] = grad.numpy()
+                out[f"d{name}"] = to_array(grad)
         return out
 
     def _forward(self, plan: Plan, t: dict[str, torch.Tensor]) -> torch.Tensor:

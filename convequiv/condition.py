@@ -7,7 +7,9 @@ interpreted node by node; nothing is passed to ``eval``, so a divergence file su
 
 * the names of its scope: ``case`` (the :mod:`convequiv.reference.cases` case), ``example`` (the
   example, whose data predicates read the arrays the framework received), ``inputs`` (those
-  arrays: ``x``, ``dy``, ``w``, ``b``, float64 holding values of the tested dtype) and ``dtype``;
+  arrays: ``x``, ``dy``, ``w``, ``b``, float64 holding values of the tested dtype), ``dtype`` and
+  ``kernels`` (the CPU kernel library the adapter's plan runs on where the machine picks it,
+  ``"onednn"`` / ``"eigen"`` for TensorFlow, else ``""``: :class:`convequiv.adapters.base.Plan`);
 * attributes whose names do not start with ``_``; calls only of the predicates in
   :data:`PREDICATES` and of the functions in :data:`FUNCTIONS`;
 * literals, tuples and lists, arithmetic (``+ - * / // %``, unary ``-``), comparisons (including
@@ -97,6 +99,10 @@ _ALLOWED = (
 )
 
 
+#: The names a condition may read (module docstring).
+SCOPE_NAMES = frozenset({"case", "example", "inputs", "dtype", "kernels"})
+
+
 class ConditionError(ValueError):
     """A condition that is not valid in the condition language."""
 
@@ -104,7 +110,7 @@ class ConditionError(ValueError):
 class Condition:
     """A parsed, checked condition; ``condition(scope)`` evaluates it to a bool."""
 
-    def __init__(self, text: str, names: frozenset[str] = frozenset({"case", "example", "inputs", "dtype"})):
+    def __init__(self, text: str, names: frozenset[str] = SCOPE_NAMES):
         self.text = text
         try:
             self._tree = ast.parse(text.strip(), mode="eval")

@@ -12,7 +12,7 @@ The data live in ``divergences.toml`` next to this module, one ``[[divergence]]`
     (``"torch"`` matches ``"torch/compile"``) unless it names a variant itself;
 ``when``
     a condition in the language of :mod:`convequiv.condition` over ``case``, ``example``,
-    ``inputs`` and ``dtype`` that selects exactly the affected cases; the data predicates
+    ``inputs``, ``dtype`` and ``kernels`` that selects exactly the affected cases; the data predicates
     (``example.most_in_a_window('nan')`` ...) read the arrays the framework received;
 ``outputs``
     the outputs that differ (``["y"]``, ``["dx"]``, ...; ``["crash"]`` for a framework error);

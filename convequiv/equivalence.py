@@ -24,6 +24,7 @@ from convequiv.adapters import load
 from convequiv.adapters.base import Adapter, Plan, Semantics, Unsupported
 from convequiv.reference import predicates
 from convequiv.reference.cases import Example, Inputs
+from convequiv.reference.precision import numpy_dtype
 
 from .compare import ArrayMismatch, compare
 from .divergences import Divergence, explained_by, recorded
@@ -149,7 +150,8 @@ def _describe(
 
 
 def _applicable(impl: Adapter, plan: Plan, example: Example, inputs: Inputs) -> list[Divergence]:
-    scope = {"case": example.case, "example": _ExampleView(example, inputs), "inputs": inputs, "dtype": plan.dtype}
+    view = _ExampleView(example, inputs)
+    scope = {"case": example.case, "example": view, "inputs": inputs, "dtype": plan.dtype, "kernels": plan.kernels}
     versions = adapter_versions(impl)
     return [
         d
@@ -181,7 +183,7 @@ def check(
     impl = load(adapter) if isinstance(adapter, str) else adapter
     name = impl.name
     case = example.case
-    inputs = example.inputs(dtype)
+    inputs = example.inputs(dtype, tangents="jvp" in impl.produces)  # tangents only for a JVP
     raw = inputs.astype(dtype)
     plan = impl.support(case, api, dtype)
     if isinstance(plan, Unsupported):
@@ -243,7 +245,12 @@ def check(
         except EquivalenceError as failure:
             raise failure from exc
     seconds = time.perf_counter() - started
-    want, bounds = case.expected_and_bounds(inputs, dtype, ties=sem.ties, nan=sem.nan)
+    want, bounds = case.expected_and_bounds(
+        inputs, dtype, ties=sem.ties, nan=sem.nan, accumulate=sem.accumulate or None
+    )
+    if sem.accumulate_gradients != sem.accumulate:  # the derivatives' sums accumulate in another format
+        grads = case.bounds(inputs, dtype, ties=sem.ties, nan=sem.nan, accumulate=sem.accumulate_gradients or None)
+        bounds.update({k: v for k, v in grads.items() if k in ("dx", "dw", "db", "jvp")})
     if "shape" in impl.produces:  # the output shape the adapter's model declares, compared exactly
         want["shape"] = np.array(case.out_shape, dtype=np.int64)
         bounds["shape"] = np.zeros(len(case.out_shape))
@@ -255,7 +262,7 @@ def check(
         if key not in got:
             problems.append(ArrayMismatch(key, "missing from the adapter's results"))
             continue
-        if key != "shape" and got[key].dtype != np.dtype(dtype):
+        if key != "shape" and got[key].dtype != numpy_dtype(dtype):
             problems.append(ArrayMismatch(key, f"dtype {got[key].dtype}, expected {dtype}"))
             continue
         found = compare(key, got[key], want[key], bounds[key])

@@ -223,8 +223,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         + ("" if settings.explicit_adapters else " (every installed one)"),
     ]
     lines.append(
-        f"convequiv: adapters that compile every case (jax, keras[jax]): {settings.examples_when_compiling} examples "
-        "per property; versions are listed in the summary"
+        f"convequiv: adapters that compile every case (jax, keras[jax], torch/compile, tensorflow/xla): "
+        f"{settings.examples_when_compiling} examples per property (compiled variants: as several value draws "
+        "per case); versions are listed in the summary"
     )
     lines.append(f"convequiv: recorded divergences: {len(recorded())}; strict: {settings.strict}")
     return lines
@@ -277,18 +278,24 @@ class Equivalence:
         self.suite = suite
 
     def check(self, adapter: Any, example: Any, *, api: str, dtype: str, **kwargs: Any) -> Any:
+        """Check ``example``; for an adapter with ``draws_per_case > 1`` (a compiled variant: one
+        compilation, many inputs) also the further value draws of its case
+        (:func:`convequiv.reference.strategies.value_draws`), each recorded as an example."""
         from convequiv.equivalence import EquivalenceError, check
+        from convequiv.reference.strategies import value_draws
 
         kwargs.setdefault("strict_divergences", self.suite.strict)
         recorded = "semantics" not in kwargs and "outputs" not in kwargs
-        try:
-            outcome = check(adapter, example, api=api, dtype=dtype, **kwargs)
-        except EquivalenceError as exc:
+        draws = value_draws(example, getattr(adapter, "draws_per_case", 1)) if recorded else [example]
+        for drawn in draws:
+            try:
+                outcome = check(adapter, drawn, api=api, dtype=dtype, **kwargs)
+            except EquivalenceError as exc:
+                if recorded:
+                    self.suite.record(exc.outcome, adapter)
+                raise
             if recorded:
-                self.suite.record(exc.outcome, adapter)
-            raise
-        if recorded:
-            self.suite.record(outcome, adapter)
+                self.suite.record(outcome, adapter)
         return outcome
 
 
@@ -313,7 +320,9 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         return
     from hypothesis import settings as hypothesis_settings
 
-    budget = suite.settings.examples_when_compiling
+    # a compiled variant that checks several value draws per case needs fewer cases for the same checks
+    draws = max(1, int(getattr(suite.adapter(spec), "draws_per_case", 1)))
+    budget = -(-suite.settings.examples_when_compiling // draws)
     test._hypothesis_internal_use_settings = hypothesis_settings(current, max_examples=budget)  # type: ignore[union-attr]
     try:
         yield

@@ -38,7 +38,9 @@ from .channel_pooling import (
 from .convolution import conv, conv_backward
 from .features import VALUE_FEATURES, padding_features
 from .geometry import Pads, WindowGeometry, window_geometry
+from .linearization import draw_tangents, linearize
 from .pooling import avg_pool, avg_pool_backward, max_pool, max_pool_backward
+from .precision import numpy_dtype
 from .predicates import (
     fewest_in_a_window,
     most_in_a_window,
@@ -78,21 +80,29 @@ def _padding(value: object) -> Padding:
 @dataclass
 class Inputs:
     """Arrays of one case, channels-first float64 holding values exactly representable in the
-    dtype under test. ``dy`` is the upstream gradient (random, never all ones)."""
+    dtype under test. ``dy`` is the upstream gradient (random, never all ones); ``tx``, ``tw``,
+    ``tb`` the tangents of ``x``, ``w``, ``b`` (drawn only on request: the outputs gain ``jvp``)."""
 
     x: np.ndarray
     dy: np.ndarray
     w: np.ndarray | None = None
     b: np.ndarray | None = None
+    tx: np.ndarray | None = None
+    tw: np.ndarray | None = None
+    tb: np.ndarray | None = None
 
     def astype(self, dtype: DTypeLike) -> Arrays:
-        return {k: v.astype(dtype) for k, v in vars(self).items() if v is not None}
+        return {k: v.astype(numpy_dtype(dtype)) for k, v in vars(self).items() if v is not None}
 
 
 class Case(ABC):
     """Base of every case: the op name, the shapes and what the reference says about them."""
 
     x_shape: Shape
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        linearize(cls)  # expected() / bounds() gain ``jvp`` for inputs with tangents
 
     @property
     @abstractmethod
@@ -110,11 +120,13 @@ class Case(ABC):
 
     @abstractmethod
     def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        """The reference's outputs: ``y`` and the gradients of ``sum(dy * y)``."""
+        """The reference's outputs: ``y``, the gradients of ``sum(dy * y)`` and, when ``inputs`` carry
+        tangents, the JVP ``jvp`` (:mod:`convequiv.reference.linearization`)."""
 
     @abstractmethod
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        """Per-element rounding-error bounds of :meth:`expected`'s outputs for ``dtype``."""
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+        """Per-element rounding-error bounds of :meth:`expected`'s outputs for ``dtype`` accumulated in
+        ``accumulate`` (``None``: ``dtype``; :func:`convequiv.reference.tolerance.sum_bound`)."""
 
     expected_and_bounds = joint.expected_and_bounds  # (expected(), bounds()) sharing their reference calls
 
@@ -207,8 +219,8 @@ class ConvCase(Case):
         dx, dw, db = conv_backward(inputs.x, inputs.w, inputs.dy, **kw)
         return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        kw = self.kwargs()
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+        kw = {**self.kwargs(), "accumulate": accumulate}
         y = tol.conv_bound(inputs.x, inputs.w, inputs.b, dtype=dtype, **kw)
         dx, dw, db = tol.conv_backward_bound(inputs.x, inputs.w, inputs.dy, dtype=dtype, **kw)
         return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
@@ -347,8 +359,8 @@ class PoolCase(Case):
             "dx": avg_pool_backward(inputs.x, inputs.dy, self.kernel, **kw),
         }
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        kw = self.kwargs()
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+        kw = {**self.kwargs(), "accumulate": accumulate}
         if self.kind == "max":
             dx = tol.max_pool_backward_bound(inputs.x, inputs.dy, self.kernel, dtype=dtype, ties=ties, nan=nan, **kw)
             return {"y": np.zeros(self.out_shape), "dx": dx}
@@ -417,7 +429,7 @@ class DepthPoolCase(Case):
         dx = depth_pool_backward(inputs.x, inputs.dy, self.pool_size, mode=self.mode, stride=self.stride, ties=ties)
         return {"y": y, "dx": dx}
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
         routed = depth_pool_backward(
             inputs.x, np.abs(inputs.dy), self.pool_size, mode=self.mode, stride=self.stride, ties=ties
         )
@@ -425,8 +437,8 @@ class DepthPoolCase(Case):
             magnitude = np.zeros(self.out_shape)
         else:
             magnitude = depth_pool(np.abs(inputs.x), self.pool_size, mode=self.mode, stride=self.stride)
-        terms = self.pool_size + 1
-        return {"y": tol.sum_bound(magnitude, terms, dtype), "dx": tol.sum_bound(routed, terms, dtype)}
+        terms, acc = self.pool_size + 1, {"accumulate": accumulate}
+        return {"y": tol.sum_bound(magnitude, terms, dtype, **acc), "dx": tol.sum_bound(routed, terms, dtype, **acc)}
 
     def features(self) -> set[str]:
         feats = {f"depth_pool: {self.mode}"}
@@ -472,15 +484,15 @@ class GlobalPoolCase(Case):
             "dx": global_avg_pool_backward(inputs.x, inputs.dy, keepdims=self.keepdims),
         }
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties: str = "first", nan: str = "propagate") -> Arrays:
+    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
         area = math.prod(self.x_shape[2:])
         if self.mode == "max":
             routed = global_max_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims, ties=ties, nan=nan)
-            return {"y": np.zeros(self.out_shape), "dx": tol.sum_bound(routed, 2, dtype)}
+            return {"y": np.zeros(self.out_shape), "dx": tol.sum_bound(routed, 2, dtype, accumulate=accumulate)}
         spread = global_avg_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims)
         return {
-            "y": tol.global_avg_pool_bound(inputs.x, dtype=dtype, keepdims=self.keepdims),
-            "dx": tol.sum_bound(spread, area + 1, dtype),
+            "y": tol.global_avg_pool_bound(inputs.x, dtype=dtype, keepdims=self.keepdims, accumulate=accumulate),
+            "dx": tol.sum_bound(spread, area + 1, dtype, accumulate=accumulate),
         }
 
     def features(self) -> set[str]:
@@ -526,7 +538,7 @@ class Example:
     values: str = "normal"
     name: str = ""
 
-    def inputs(self, dtype: DTypeLike = np.float64) -> Inputs:
+    def inputs(self, dtype: DTypeLike = np.float64, *, tangents: bool = False) -> Inputs:
         if self.values not in VALUE_KINDS:
             raise ValueError(f"Example: values must be one of {VALUE_KINDS}, got {self.values!r}")
         rng = np.random.default_rng(self.seed)
@@ -548,15 +560,17 @@ class Example:
             w = rng.standard_normal(case.w_shape)
             b = rng.standard_normal(case.w_shape[0]) if case.bias else None
         dy = rng.standard_normal(case.out_shape)
+        drawn = draw_tangents(rng, case) if tangents else {}  # after the others: they stay the same
 
         def rounded(a: np.ndarray) -> np.ndarray:
-            return a.astype(dtype).astype(np.float64)
+            return a.astype(numpy_dtype(dtype)).astype(np.float64)
 
         return Inputs(
             x=rounded(x),
             dy=rounded(dy),
             w=None if w is None else rounded(w),
             b=None if b is None else rounded(b),
+            **{k: rounded(v) for k, v in drawn.items()},
         )
 
     def features(self) -> set[str]:

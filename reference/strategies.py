@@ -317,6 +317,20 @@ EDGE_CASES: dict[str, Example] = {
 }
 
 
+def value_draws(example: Example, count: int) -> list[Example]:
+    """``example`` and ``count - 1`` more examples of its case: seeds ``seed + 1``, ``seed + 2``, ...
+    (mod 2**32) and, in turn, the value kinds the op is checked with (:data:`OP_VALUES`), starting
+    after the example's own. For adapters that compile per case (``draws_per_case`` of the compiled
+    variants): one compilation checks many inputs, and each draw reproduces from its own ``repr``."""
+    kinds = OP_VALUES.get(example.case.op, (example.values,))
+    start = kinds.index(example.values) if example.values in kinds else -1
+    draws = [example]
+    for i in range(1, max(1, count)):
+        name = f"{example.name}+{i}" if example.name else ""
+        draws.append(Example(example.case, (example.seed + i) % 2**32, kinds[(start + i) % len(kinds)], name))
+    return draws
+
+
 def edge_cases(op: str) -> list[Example]:
     """The named edge cases of one op (``"conv"``, ``"max_pool"``, ``"avg_pool"``, ...)."""
     return [e for e in EDGE_CASES.values() if e.case.op == op]

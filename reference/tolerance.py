@@ -44,6 +44,57 @@ reshapes, routing one gradient per input cell (non-overlapping max windows), sum
 integer counts and shapes. Statistical checks (the fraction of values dropout zeroes) are not
 rounding questions: their margins are a stated number of standard deviations of the sampling
 distribution.
+
+**Reduced precision** (float16, bfloat16; :mod:`convequiv.reference.precision`). A framework that
+stores data in a format ``s`` may accumulate sums in a wider format ``a``. The same analysis then
+gives, for a sum of ``n`` products accumulated in ``a`` whose partial results are stored in ``s``
+at most ``r`` times on the way (``r = 1``: only the result; a JVP built from two stored
+convolutions and their sum: ``r = 3``)::
+
+    |computed - exact| <= ((1 + u_s)**r (1 + gamma(n + 1, a)) - 1) * magnitude
+                          + 2 n tiny(a) + r tiny(s)
+
+(:func:`sum_bound` with ``accumulate=a``, ``roundings=r``). Accumulated in ``s`` itself, every
+partial sum is rounded to ``s`` and the bound is ``growth(n + r, s) * magnitude + 2 (n + r - 1)
+tiny(s)``, ``growth(n) = (1 + u)**n - 1``: the exact form of which ``gamma(n)`` is the bound, finite
+for every ``n`` (``gamma`` refuses ``n u >= 1``, which a bfloat16 sum of 256 terms reaches: such a
+sum may legitimately lose every small term, and its bound says so). Multiplying two float16 or
+bfloat16 values is exact in float32 (11 + 11 and 8 + 8 significand bits), so a float32-accumulated
+sum rounds only at its additions. A float32 bound is unchanged by any of this.
+
+Which format each framework accumulates in, per adapter (declared by ``Adapter.semantics``:
+``accumulate`` for the forward output ``y``, ``accumulate_gradients`` for the derivatives ``dx``,
+``dw``, ``db``, ``jvp``), and how we know:
+
+* **PyTorch, CPU** (``torch`` and its variants): forward sums in float32, derivatives in the
+  storage format. Reductions and the forward kernels compute in ``at::opmath_type`` /
+  ``at::acc_type``, which is ``float`` for ``Half`` and ``BFloat16`` on the CPU
+  (pytorch/pytorch ``aten/src/ATen/OpMathType.h``, ``aten/src/ATen/AccumulateType.h``:
+  ``CPU_ACC_TYPE(BFloat16, float)``, ``CPU_ACC_TYPE(Half, float)``; oneDNN's bf16 convolutions
+  accumulate in f32). Several backward kernels add contributions straight into the gradient tensor
+  of the storage type: ``cpu_max_pool_backward`` does ``grad_input_ptr[maxindex] +=
+  grad_output_ptr[index]`` on ``scalar_t`` (``aten/src/ATen/native/cpu/MaxPoolKernel.cpp``), as do
+  the average-pooling backward and ``col2im`` of the slow convolution backward. Measured: on drawn
+  cases the derivatives exceed the float32-accumulation bound by up to 2.2x (convolution ``dx`` in
+  bfloat16 without oneDNN) and stay within a third of the storage bound; the forward outputs stay
+  within the float32-accumulation bound.
+* **TensorFlow's own CPU kernels** (``tensorflow/no-onednn``, and float16 everywhere: oneDNN has no
+  float16 on CPUs without AVX512-FP16): the storage format for everything. Eigen's ``half`` and
+  ``bfloat16`` implement each arithmetic operation by converting to float, operating and
+  rounding back (Eigen ``Eigen/src/Core/arch/Default/Half.h``, ``BFloat16.h``), so every partial
+  sum is stored. Measured: average pooling's forward exceeds the float32-accumulation bound by 1.9x.
+* **XLA on the CPU** (``tensorflow/xla``): forward sums in float32, derivatives in the storage
+  format. XLA's CPU compiler computes the bfloat16 / float16 ops its CPU backend lacks in float32
+  (``FloatNormalization`` with ``CpuFloatSupport``, openxla/xla ``xla/service/cpu/cpu_float_support.h``)
+  and rounds each HLO result to its declared type, so a derivative built from several HLO ops
+  (``reduce_max``'s gradient: a division and a product) is stored more than once. Measured: forward outputs within the
+  float32-accumulation bound; ``reduce_max``'s bfloat16 gradient and ``reduce_mean``'s float16 JVP
+  exceed it (1.03x, 1.06x) and stay within the storage bound.
+
+A framework that accumulates in the storage format is not failing: its results are checked against
+the bound of the accumulation it uses, which is looser, and the checks stay strict for everything
+else (a storage-format bound still catches a transposed kernel or shifted padding, errors of the order
+of ``magnitude``).
 """
 
 from __future__ import annotations
@@ -53,6 +104,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import precision
 from ._checks import per_dim
 from .channel_pooling import global_avg_pool
 from .convolution import conv, conv_backward
@@ -64,30 +116,63 @@ if TYPE_CHECKING:
 
 
 def unit_roundoff(dtype: DTypeLike) -> float:
-    """``u = eps / 2`` of a floating dtype."""
-    return float(np.finfo(np.dtype(dtype)).eps) / 2
+    """``u = eps / 2`` of a floating dtype (``"bfloat16"`` too: :mod:`convequiv.reference.precision`)."""
+    return float(precision.finfo(dtype).eps) / 2
 
 
 def gamma(n: int, dtype: DTypeLike) -> float:
     """``n * u / (1 - n * u)``; raises if ``n * u >= 1`` (the bound no longer exists)."""
     nu = n * unit_roundoff(dtype)
     if nu >= 1:
-        raise ValueError(f"gamma: n={n} terms is too many for {np.dtype(dtype)} (n * u >= 1)")
+        raise ValueError(f"gamma: n={n} terms is too many for {precision.name(dtype)} (n * u >= 1)")
     return nu / (1 - nu)
+
+
+def growth(n: int, dtype: DTypeLike) -> float:
+    """``(1 + u)**n - 1``: the relative error of ``n`` roundings in a row, of which :func:`gamma` is the
+    bound; finite for every ``n`` (a bfloat16 sum of 300 terms has ``n * u > 1``). Used for the
+    reduced-precision formats (module docstring)."""
+    return math.expm1(n * math.log1p(unit_roundoff(dtype)))
+
+
+def _tiny(dtype: DTypeLike) -> float:
+    return float(precision.finfo(dtype).tiny)
 
 
 def _taps(kernel, nd: int) -> int:
     return math.prod(per_dim("tolerance", "kernel", kernel, nd))
 
 
-def sum_bound(magnitude: np.ndarray, terms: int, dtype: DTypeLike) -> np.ndarray:
-    """Bound for results that are sums of at most ``terms`` rounded products (module docstring)."""
-    terms = max(int(terms), 1)
-    factor = gamma(terms + 1, dtype) + gamma(terms + 1, np.float64)
-    return factor * np.abs(np.asarray(magnitude, dtype=np.float64)) + 2 * terms * float(np.finfo(np.dtype(dtype)).tiny)
+def sum_bound(
+    magnitude: np.ndarray,
+    terms: int,
+    dtype: DTypeLike,
+    *,
+    accumulate: DTypeLike | None = None,
+    roundings: int = 1,
+) -> np.ndarray:
+    """Bound for results that are sums of at most ``terms`` rounded products (module docstring).
+
+    ``dtype`` is the storage format of the inputs and the result, ``accumulate`` the format the sum
+    is accumulated in (``None``: the storage format), ``roundings`` how many times a partial result
+    is stored in ``dtype`` on the way (1: only the result; a JVP stored as two partial convolutions
+    and their sum: 3). With float32 / float64 storage accumulated in it and one rounding, this is
+    exactly ``(gamma(terms + 1, dtype) + gamma(terms + 1, float64)) * |magnitude| + 2 terms tiny``."""
+    terms, roundings = max(int(terms), 1), max(int(roundings), 1)
+    acc = precision.wider(dtype, accumulate)
+    reference = gamma(terms + roundings, np.float64)
+    if acc == precision.name(dtype):  # accumulated in the storage format: every rounding is one of dtype's
+        steps = terms + roundings
+        own = growth(steps, dtype) if precision.is_reduced(dtype) else gamma(steps, dtype)
+        floor = 2 * (terms + roundings - 1) * _tiny(dtype)
+    else:  # accumulated in ``acc`` (at most terms + 1 roundings), then stored ``roundings`` times
+        stored, summed = growth(roundings, dtype), gamma(terms + 1, acc)
+        own = stored + summed + stored * summed
+        floor = 2 * terms * _tiny(acc) + roundings * _tiny(dtype)
+    return (own + reference) * np.abs(np.asarray(magnitude, dtype=np.float64)) + floor
 
 
-def conv_bound(x, w, b, *, dtype, stride=1, padding=0, dilation=1, groups=1) -> np.ndarray:
+def conv_bound(x, w, b, *, dtype, stride=1, padding=0, dilation=1, groups=1, accumulate=None) -> np.ndarray:
     """Forward bound: ``C / groups * prod(kernel)`` products plus the bias per output."""
     wa = np.abs(np.asarray(w, dtype=np.float64))
     ba = None if b is None else np.abs(np.asarray(b, dtype=np.float64))
@@ -100,47 +185,54 @@ def conv_bound(x, w, b, *, dtype, stride=1, padding=0, dilation=1, groups=1) -> 
         dilation=dilation,
         groups=groups,
     )
-    return sum_bound(magnitude, wa[0].size + 1, dtype)
+    # the bias may be added to a result already stored in dtype: a second rounding where dtype is coarser
+    roundings = 1 if ba is None or precision.wider(dtype, accumulate) == precision.name(dtype) else 2
+    return sum_bound(magnitude, wa[0].size + 1, dtype, accumulate=accumulate, roundings=roundings)
 
 
-def conv_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, dilation=1, groups=1):
+def conv_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, dilation=1, groups=1, accumulate=None):
     """Bounds ``(dx, dw, db)``: each is a sum over output positions, channels and taps."""
     xa, wa, dya = (np.abs(np.asarray(a, dtype=np.float64)) for a in (x, w, dy))
     mdx, mdw, mdb = conv_backward(xa, wa, dya, stride=stride, padding=padding, dilation=dilation, groups=groups)
     per_output = dya[0, 0].size * dya.shape[0]
     dx_terms = (wa.shape[0] // groups) * math.prod(wa.shape[2:])
-    return sum_bound(mdx, dx_terms, dtype), sum_bound(mdw, per_output, dtype), sum_bound(mdb, per_output, dtype)
+    acc = {"accumulate": accumulate}
+    return (
+        sum_bound(mdx, dx_terms, dtype, **acc),
+        sum_bound(mdw, per_output, dtype, **acc),
+        sum_bound(mdb, per_output, dtype, **acc),
+    )
 
 
-def avg_pool_bound(x, kernel, *, dtype, **kwargs) -> np.ndarray:
+def avg_pool_bound(x, kernel, *, dtype, accumulate=None, **kwargs) -> np.ndarray:
     """Window sum of ``prod(kernel)`` terms, then one division (or reciprocal multiply).
 
     ``kwargs`` are :func:`avg_pool`'s (``stride``, ``padding``, ``dilation``, ``ceil_mode``,
     ``count_include_pad``); dilation spreads the taps apart but leaves ``prod(kernel)`` of them."""
     magnitude = avg_pool(np.abs(np.asarray(x, dtype=np.float64)), kernel, **kwargs)
     taps = _taps(kernel, np.ndim(x) - 2)
-    return sum_bound(magnitude, taps + 1, dtype)
+    return sum_bound(magnitude, taps + 1, dtype, accumulate=accumulate)
 
 
-def avg_pool_backward_bound(x, dy, kernel, *, dtype, **kwargs) -> np.ndarray:
+def avg_pool_backward_bound(x, dy, kernel, *, dtype, accumulate=None, **kwargs) -> np.ndarray:
     """Each input cell accumulates ``dy / divisor`` from at most ``prod(kernel)`` windows (with or
     without ``dilation``: one cell is at most one tap of each window)."""
     magnitude = avg_pool_backward(x, np.abs(np.asarray(dy, dtype=np.float64)), kernel, **kwargs)
     taps = _taps(kernel, np.ndim(x) - 2)
-    return sum_bound(magnitude, taps + 1, dtype)
+    return sum_bound(magnitude, taps + 1, dtype, accumulate=accumulate)
 
 
-def max_pool_backward_bound(x, dy, kernel, *, dtype, **kwargs) -> np.ndarray:
+def max_pool_backward_bound(x, dy, kernel, *, dtype, accumulate=None, **kwargs) -> np.ndarray:
     """Routed gradients of at most ``prod(kernel)`` overlapping windows accumulate per input cell."""
     magnitude = max_pool_backward(x, np.abs(np.asarray(dy, dtype=np.float64)), kernel, **kwargs)
     taps = _taps(kernel, np.ndim(x) - 2)
-    return sum_bound(magnitude, taps + 1, dtype)
+    return sum_bound(magnitude, taps + 1, dtype, accumulate=accumulate)
 
 
-def global_avg_pool_bound(x, *, dtype, keepdims=False) -> np.ndarray:
+def global_avg_pool_bound(x, *, dtype, keepdims=False, accumulate=None) -> np.ndarray:
     """A mean of ``prod(spatial)`` terms."""
     xa = np.abs(np.asarray(x, dtype=np.float64))
-    return sum_bound(global_avg_pool(xa, keepdims=keepdims), xa[0, 0].size + 1, dtype)
+    return sum_bound(global_avg_pool(xa, keepdims=keepdims), xa[0, 0].size + 1, dtype, accumulate=accumulate)
 
 
 def agree(a, b, magnitude, terms: int, dtype: DTypeLike, other: DTypeLike = np.float64) -> bool:

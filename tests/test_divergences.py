@@ -34,8 +34,10 @@ def test_record_is_evidenced_and_narrow(record):
     assert examples, f"{record.id}: no named edge case of op {record.op!r}"
     for example in examples:
         inputs = example.inputs("float32")
-        scope = {"case": example.case, "example": _ExampleView(example, inputs), "inputs": inputs, "dtype": "float32"}
-        record.condition(scope)
+        view = _ExampleView(example, inputs)
+        for kernels in ("", "onednn", "eigen"):
+            scope = {"case": example.case, "example": view, "inputs": inputs, "dtype": "float32", "kernels": kernels}
+            record.condition(scope)
 
 
 def test_malformed_files_are_rejected_naming_the_record(tmp_path):

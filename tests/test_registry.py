@@ -96,3 +96,75 @@ def test_tf_keras_is_a_builtin_in_the_default_selection():
     versions = impl.versions()
     assert set(versions) == {"tf_keras", "tensorflow"}  # keyed by import name, like divergence records
     assert versions["tf_keras"].startswith("2.")
+
+
+# ------------------------------------------------------------------------------ execution variants
+def test_every_variant_is_selected_by_name_with_its_base_adapters_requirements():
+    for spec in adapters.VARIANTS:
+        base = spec.partition("/")[0]
+        assert spec not in adapters.DEFAULT_SPECS  # run when named: --adapters torch/compile
+        assert adapters.installed(spec) == adapters.installed(base)
+        assert marker_name(spec) == spec.replace("/", "_").replace("-", "_")
+
+
+@pytest.mark.parametrize("spec", ["torch/channels_last", "torch/noncontiguous", "torch/no-onednn", "torch/compile"])
+def test_a_torch_variant_loads_as_its_own_adapter(spec):
+    if not adapters.installed("torch"):
+        pytest.skip("torch is not installed")
+    from convequiv.adapters.torch_adapter import TorchAdapter
+
+    impl = adapters.load(spec)
+    assert impl.name == spec and impl.spec == spec  # its own column; reproduction lines select it again
+    assert isinstance(impl, TorchAdapter) and type(impl) is not TorchAdapter
+    assert "jvp" in impl.produces and {"float32", "bfloat16"} <= set(impl.dtypes)
+    assert impl.versions() == adapters.load("torch").versions()  # divergence records for torch apply
+    assert impl.apis_for("depth_pool") == ("functional",)
+
+
+def test_unknown_variant_of_an_adapter_with_variants_names_them():
+    with pytest.raises(
+        adapters.AdapterError, match=r"unknown variant 'torch/jit' of adapter 'torch'; known: torch/compile"
+    ):
+        adapters.load("torch/jit")
+
+
+def test_channels_last_variant_claims_1d_cases_unsupported_with_proof():
+    if not adapters.installed("torch"):
+        pytest.skip("torch is not installed")
+    from convequiv.equivalence import check
+
+    outcome = check("torch/channels_last", Example(PoolCase("max", (2, 3, 7), 2), seed=1), api="functional")
+    assert outcome.status == "unsupported" and "torch has no channels_last_1d" in outcome.detail
+
+
+def test_variant_inputs_really_take_the_variants_layout():
+    if not adapters.installed("torch"):
+        pytest.skip("torch is not installed")
+    import torch
+
+    channels_last = adapters.load("torch/channels_last")
+    noncontiguous = adapters.load("torch/noncontiguous")
+    x = torch.randn(2, 3, 4, 5)
+    assert channels_last.prepare("x", x).is_contiguous(memory_format=torch.channels_last)
+    strided = noncontiguous.prepare("x", x)
+    assert not strided.is_contiguous() and strided.storage_offset() > 0 and torch.equal(strided, x)
+
+
+def test_a_variant_that_needs_an_import_time_setting_runs_in_a_worker():
+    """tensorflow/no-onednn needs TF_ENABLE_ONEDNN_OPTS=0 before TensorFlow is imported: unless this
+    process has it, the variant runs in a worker process started with it (its constructor refuses a
+    TensorFlow with oneDNN on, so a loaded worker proves the setting took)."""
+    if not adapters.installed("tensorflow"):
+        pytest.skip("tensorflow is not installed")
+    assert adapters.VARIANT_ENVIRONMENT["tensorflow/no-onednn"] == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0":
+        pytest.skip("this process already runs TensorFlow without oneDNN")
+    impl = adapters.load("tensorflow/no-onednn")
+    assert isinstance(impl, RemoteAdapter) and impl.name == "tensorflow/no-onednn"
+    assert adapters.load("tensorflow/no-onednn") is impl  # one worker per spec and process
+    assert "jvp" in impl.produces and "float16" in impl.dtypes
+    ex = Example(PoolCase("avg", (2, 3, 5, 4), 2), seed=3)
+    plan = impl.support(ex.case, "nn", "float32")
+    got = impl.run(plan, ex.inputs("float32", tangents=True).astype("float32"))
+    want = ex.case.expected(ex.inputs("float32", tangents=True))
+    np.testing.assert_allclose(got["jvp"], want["jvp"], rtol=1e-5)

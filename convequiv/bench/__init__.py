@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import small as small_cases
+from . import suite_speed
 from .frameworks import NAMES, Framework, load
 from .report import evaluate_targets, machine_info, render_markdown, summarize
 from .shapes import CASES, DIRECTIONS, Case, make_inputs, output_shape, reference_call, select, work, work_unit
@@ -56,6 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for every library")
     parser.add_argument("--budget", type=float, help="seconds of timing per implementation and case (default 0.5)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc peak-memory call")
+    suite_speed.configure(parser)  # --suite: the equivalence suite's own speed per adapter and variant
     parser.add_argument("--no-small", action="store_true", help="skip the small-case latency table")
 
 
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.suite:
+        return suite_speed.run_suite(args)
     cases = select(CASES, quick=args.quick, only=args.only)
     if not cases:
         print(f"convequiv bench: error: no case matches --only {args.only!r}", file=sys.stderr)

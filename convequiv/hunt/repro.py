@@ -52,6 +52,8 @@ if __name__ == "__main__":
 
 
 def _literal(a: np.ndarray) -> str:
+    if a.dtype.name == "bfloat16":  # NumPy has no bfloat16: float32 holds its values exactly
+        return f"np.array({a.astype(np.float32).tolist()!r}, dtype=np.float32).astype(numpy_dtype('bfloat16'))"
     return f"np.array({a.tolist()!r}, dtype=np.{a.dtype})"
 
 
@@ -63,6 +65,7 @@ def _arrays(name: str, arrays: dict[str, np.ndarray]) -> str:
 def _fallback_source(spec: str, example: Example, api: str, dtype: str) -> str:
     return (
         "from convequiv.adapters import load  # this adapter writes no standalone call: convequiv runs it\n"
+        "from convequiv.reference.precision import numpy_dtype\n"
         "from convequiv.reference.cases import *  # noqa: F403\n\n\n"
         "def framework_outputs(inputs):\n"
         f"    impl = load({spec!r})\n"
@@ -79,7 +82,8 @@ def write_script(impl: Adapter, spec: str, plan: Plan, example: Example, *, titl
     expected = example.case.expected(inputs, ties=sem.ties, nan=sem.nan)
     bounds = example.case.bounds(inputs, dtype, ties=sem.ties, nan=sem.nan)
     expected = {k: v for k, v in expected.items() if k in impl.produces}
-    source = impl.reproduction(plan)
+    # a framework's own call takes NumPy arrays; bfloat16 ones need convequiv's conversions
+    source = None if plan.dtype == "bfloat16" else impl.reproduction(plan)
     standalone = source is not None
     if source is None:
         source = _fallback_source(spec, example, plan.api, dtype)

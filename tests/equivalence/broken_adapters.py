@@ -113,6 +113,7 @@ class GroupedWeightGradient(TorchAdapter):
     """Scales the weight gradient of grouped convolutions: one narrow bug for ``convequiv hunt``."""
 
     name = "broken[grouped-weight-gradient]"
+    dtypes = ("float32", "float64")  # the campaign's budget goes to the planted bug, not to half precision
 
     def run(self, plan, inputs):
         out = super().run(plan, inputs)

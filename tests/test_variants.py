@@ -1,0 +1,29 @@
+"""Every execution variant (convequiv.adapters.VARIANTS) checks one named edge case per op, float32 and
+bfloat16 where it takes them, JVP included where it produces one: agree, a recorded divergence or a
+proven refusal. The variants run when named (``--adapters torch/compile``); this is their CI."""
+
+import pytest
+
+from convequiv import adapters
+from convequiv.equivalence import check
+from convequiv.reference.strategies import edge_cases
+
+OPS = ("conv", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool")
+STATUSES = {"agree", "diverge", "unsupported"}
+
+
+@pytest.mark.parametrize("spec", sorted(adapters.VARIANTS))
+def test_variant_checks_an_edge_case_of_every_op(spec):
+    if not adapters.installed(spec):
+        pytest.skip(f"{spec}: its framework is not installed")
+    impl = adapters.load(spec)
+    checked = 0
+    for op in OPS:
+        example = edge_cases(op)[0]
+        for dtype in ("float32", "bfloat16"):
+            if dtype not in impl.dtypes:
+                continue
+            outcome = check(impl, example, api=impl.apis_for(op)[0], dtype=dtype)  # raises on a mismatch
+            assert outcome.status in STATUSES, (op, dtype, outcome.status)
+            checked += outcome.status == "agree"
+    assert checked >= len(OPS), f"{spec}: only {checked} checks agreed"
