@@ -99,7 +99,8 @@ class _Layer(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.plan.prepad is not None:
             x = torch.nn.functional.pad(x, tr.flat_pad_widths(self.plan.prepad), value=self.plan.pad_value)
-        return self.layer(x)  # type: ignore[no-any-return]
+        y: torch.Tensor = self.layer(x)
+        return y
 
 
 #: The initializers of :class:`_Layer`'s exported parameters, by the input they receive.

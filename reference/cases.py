@@ -124,7 +124,15 @@ class Case(ABC):
         tangents, the JVP ``jvp`` (:mod:`convequiv.reference.linearization`)."""
 
     @abstractmethod
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+    def bounds(
+        self,
+        inputs: Inputs,
+        dtype: DTypeLike,
+        *,
+        ties: str = "first",
+        nan: str = "propagate",
+        accumulate: DTypeLike | None = None,
+    ) -> Arrays:
         """Per-element rounding-error bounds of :meth:`expected`'s outputs for ``dtype`` accumulated in
         ``accumulate`` (``None``: ``dtype``; :func:`convequiv.reference.tolerance.sum_bound`)."""
 
@@ -211,7 +219,8 @@ class ConvCase(Case):
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         counts = conv(mask.astype(np.float64), np.ones(self.w_shape), **self.kwargs())
-        return np.rint(counts).astype(np.int64)
+        rounded: np.ndarray = np.rint(counts)
+        return rounded.astype(np.int64)
 
     def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         kw = self.kwargs()
@@ -219,7 +228,15 @@ class ConvCase(Case):
         dx, dw, db = conv_backward(inputs.x, inputs.w, inputs.dy, **kw)
         return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+    def bounds(
+        self,
+        inputs: Inputs,
+        dtype: DTypeLike,
+        *,
+        ties: str = "first",
+        nan: str = "propagate",
+        accumulate: DTypeLike | None = None,
+    ) -> Arrays:
         kw = {**self.kwargs(), "accumulate": accumulate}
         y = tol.conv_bound(inputs.x, inputs.w, inputs.b, dtype=dtype, **kw)
         dx, dw, db = tol.conv_backward_bound(inputs.x, inputs.w, inputs.dy, dtype=dtype, **kw)
@@ -345,7 +362,8 @@ class PoolCase(Case):
         flat = mask.reshape((n * c, 1) + mask.shape[2:]).astype(np.float64)
         pads = tuple((lo, hi + oh) for (lo, hi), oh in zip(geom.padding, geom.overhang))
         counts = conv(flat, np.ones((1, 1) + geom.kernel), stride=geom.stride, padding=pads, dilation=geom.dilation)
-        return np.rint(counts).reshape((n, c) + counts.shape[2:]).astype(np.int64)
+        rounded: np.ndarray = np.rint(counts)
+        return rounded.reshape((n, c) + counts.shape[2:]).astype(np.int64)
 
     def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         kw = self.kwargs()
@@ -359,7 +377,15 @@ class PoolCase(Case):
             "dx": avg_pool_backward(inputs.x, inputs.dy, self.kernel, **kw),
         }
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+    def bounds(
+        self,
+        inputs: Inputs,
+        dtype: DTypeLike,
+        *,
+        ties: str = "first",
+        nan: str = "propagate",
+        accumulate: DTypeLike | None = None,
+    ) -> Arrays:
         kw = {**self.kwargs(), "accumulate": accumulate}
         if self.kind == "max":
             dx = tol.max_pool_backward_bound(inputs.x, inputs.dy, self.kernel, dtype=dtype, ties=ties, nan=nan, **kw)
@@ -422,14 +448,23 @@ class DepthPoolCase(Case):
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         sums = depth_pool(mask.astype(np.float64), self.pool_size, mode="avg", stride=self.stride) * self.pool_size
-        return np.rint(sums).astype(np.int64)
+        rounded: np.ndarray = np.rint(sums)
+        return rounded.astype(np.int64)
 
     def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         y = depth_pool(inputs.x, self.pool_size, mode=self.mode, stride=self.stride)
         dx = depth_pool_backward(inputs.x, inputs.dy, self.pool_size, mode=self.mode, stride=self.stride, ties=ties)
         return {"y": y, "dx": dx}
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+    def bounds(
+        self,
+        inputs: Inputs,
+        dtype: DTypeLike,
+        *,
+        ties: str = "first",
+        nan: str = "propagate",
+        accumulate: DTypeLike | None = None,
+    ) -> Arrays:
         routed = depth_pool_backward(
             inputs.x, np.abs(inputs.dy), self.pool_size, mode=self.mode, stride=self.stride, ties=ties
         )
@@ -437,7 +472,8 @@ class DepthPoolCase(Case):
             magnitude = np.zeros(self.out_shape)
         else:
             magnitude = depth_pool(np.abs(inputs.x), self.pool_size, mode=self.mode, stride=self.stride)
-        terms, acc = self.pool_size + 1, {"accumulate": accumulate}
+        terms = self.pool_size + 1
+        acc: dict[str, Any] = {"accumulate": accumulate}
         return {"y": tol.sum_bound(magnitude, terms, dtype, **acc), "dx": tol.sum_bound(routed, terms, dtype, **acc)}
 
     def features(self) -> set[str]:
@@ -471,7 +507,8 @@ class GlobalPoolCase(Case):
         return self.x_shape[:2] + ((1,) * self.nd if self.keepdims else ())
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
-        return mask.reshape(mask.shape[:2] + (-1,)).sum(axis=-1).reshape(self.out_shape)
+        counts: np.ndarray = mask.reshape(mask.shape[:2] + (-1,)).sum(axis=-1)
+        return counts.reshape(self.out_shape)
 
     def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
         if self.mode == "max":
@@ -484,7 +521,15 @@ class GlobalPoolCase(Case):
             "dx": global_avg_pool_backward(inputs.x, inputs.dy, keepdims=self.keepdims),
         }
 
-    def bounds(self, inputs: Inputs, dtype: DTypeLike, *, ties="first", nan="propagate", accumulate=None) -> Arrays:
+    def bounds(
+        self,
+        inputs: Inputs,
+        dtype: DTypeLike,
+        *,
+        ties: str = "first",
+        nan: str = "propagate",
+        accumulate: DTypeLike | None = None,
+    ) -> Arrays:
         area = math.prod(self.x_shape[2:])
         if self.mode == "max":
             routed = global_max_pool_backward(inputs.x, np.abs(inputs.dy), keepdims=self.keepdims, ties=ties, nan=nan)

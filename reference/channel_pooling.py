@@ -30,7 +30,7 @@ from .pooling import NAN_POLICIES, TIE_POLICIES, avg_pool_backward, max_pool_bac
 DEPTH_MODES = ("max", "avg")
 
 
-def _depth_setup(op: str, x: object, pool_size: object, mode: object, stride: object):
+def _depth_setup(op: str, x: object, pool_size: object, mode: object, stride: object) -> tuple[np.ndarray, int, int]:
     xa = batch_input(op, "x", x)
     choice(op, "mode", mode, DEPTH_MODES)
     c = xa.shape[1]
@@ -107,7 +107,8 @@ def global_avg_pool(x: object, *, keepdims: bool = False) -> np.ndarray:
     op = "global_avg_pool"
     keep = flag(op, "keepdims", keepdims)
     xa = batch_input(op, "x", x)
-    return xa.reshape(xa.shape[:2] + (-1,)).mean(axis=-1).reshape(_global_shape(xa, keep))
+    means: np.ndarray = xa.reshape(xa.shape[:2] + (-1,)).mean(axis=-1)
+    return means.reshape(_global_shape(xa, keep))
 
 
 @quiet
@@ -129,7 +130,7 @@ def global_max_pool(x: object, *, keepdims: bool = False, nan: str = "propagate"
     choice(op, "nan", nan, NAN_POLICIES)
     xa = batch_input(op, "x", x)
     flat = xa.reshape(xa.shape[:2] + (-1,))
-    reduced = flat.max(axis=-1) if nan == "propagate" else np.fmax.reduce(flat, axis=-1)
+    reduced: np.ndarray = flat.max(axis=-1) if nan == "propagate" else np.fmax.reduce(flat, axis=-1)
     return reduced.reshape(_global_shape(xa, keep))
 
 
@@ -156,4 +157,5 @@ def global_max_pool_backward(
         first = np.argmax(maximal, axis=-1)[..., None]
         maximal = maximal & (np.arange(flat.shape[-1]) == first)
     count = np.maximum(maximal.sum(axis=-1, keepdims=True), 1)
-    return (maximal * (dya / count)).reshape(xa.shape)
+    dx: np.ndarray = maximal * (dya / count)
+    return dx.reshape(xa.shape)

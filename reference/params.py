@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import SupportsInt, cast
 
 from ._checks import choice, is_int, per_dim
 
@@ -48,7 +49,7 @@ class ParamCount:
 def _positive(op: str, name: str, value: object) -> int:
     if not is_int(value) or value < 1:  # type: ignore[operator]
         raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    return int(cast(SupportsInt, value))
 
 
 def _kernel_size(op: str, kernel: int | Sequence[int], ndim: int) -> int:

@@ -15,6 +15,7 @@ Named edge cases (ONNX style, the reason in the name) live in :data:`EDGE_CASES`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -139,6 +140,8 @@ def pool_cases(
     # Padding up to half the effective kernel: every window keeps at least one input cell.
     form = draw(st.sampled_from(list(paddings)))
     half = [s // 2 for s in span]
+    padding: Padding
+    pads: Pads | None
     if form in PADDING_STRINGS:
         padding, pads = form, None
     elif form == "int":
@@ -154,7 +157,7 @@ def pool_cases(
     c = _fresh(draw, 1, 4, used)
     strides = kernel if stride is None else stride
     sizes = _sizes(draw, span, pads, strides, used, max_extra=10 - 2 * nd)
-    arguments = {
+    arguments: dict[str, Any] = {
         "kind": kind,
         "x_shape": (n, c, *sizes),
         "kernel": kernel,

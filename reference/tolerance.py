@@ -100,7 +100,7 @@ of ``magnitude``).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -112,7 +112,8 @@ from .pooling import avg_pool, avg_pool_backward, max_pool_backward
 from .transposed import conv_transpose, conv_transpose_backward
 
 if TYPE_CHECKING:
-    from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
+    # not at run time: ``import convequiv.reference`` loads no NumPy submodule
+    from numpy.typing import ArrayLike, DTypeLike
 
 
 def unit_roundoff(dtype: DTypeLike) -> float:
@@ -139,7 +140,7 @@ def _tiny(dtype: DTypeLike) -> float:
     return float(precision.finfo(dtype).tiny)
 
 
-def _taps(kernel, nd: int) -> int:
+def _taps(kernel: object, nd: int) -> int:
     return math.prod(per_dim("tolerance", "kernel", kernel, nd))
 
 
@@ -172,7 +173,18 @@ def sum_bound(
     return (own + reference) * np.abs(np.asarray(magnitude, dtype=np.float64)) + floor
 
 
-def conv_bound(x, w, b, *, dtype, stride=1, padding=0, dilation=1, groups=1, accumulate=None) -> np.ndarray:
+def conv_bound(
+    x: object,
+    w: object,
+    b: object,
+    *,
+    dtype: DTypeLike,
+    stride: int | tuple[int, ...] = 1,
+    padding: object = 0,
+    dilation: int | tuple[int, ...] = 1,
+    groups: int = 1,
+    accumulate: DTypeLike | None = None,
+) -> np.ndarray:
     """Forward bound: ``C / groups * prod(kernel)`` products plus the bias per output."""
     wa = np.abs(np.asarray(w, dtype=np.float64))
     ba = None if b is None else np.abs(np.asarray(b, dtype=np.float64))
@@ -190,13 +202,24 @@ def conv_bound(x, w, b, *, dtype, stride=1, padding=0, dilation=1, groups=1, acc
     return sum_bound(magnitude, wa[0].size + 1, dtype, accumulate=accumulate, roundings=roundings)
 
 
-def conv_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, dilation=1, groups=1, accumulate=None):
+def conv_backward_bound(
+    x: object,
+    w: object,
+    dy: object,
+    *,
+    dtype: DTypeLike,
+    stride: int | tuple[int, ...] = 1,
+    padding: object = 0,
+    dilation: int | tuple[int, ...] = 1,
+    groups: int = 1,
+    accumulate: DTypeLike | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds ``(dx, dw, db)``: each is a sum over output positions, channels and taps."""
     xa, wa, dya = (np.abs(np.asarray(a, dtype=np.float64)) for a in (x, w, dy))
     mdx, mdw, mdb = conv_backward(xa, wa, dya, stride=stride, padding=padding, dilation=dilation, groups=groups)
     per_output = dya[0, 0].size * dya.shape[0]
     dx_terms = (wa.shape[0] // groups) * math.prod(wa.shape[2:])
-    acc = {"accumulate": accumulate}
+    acc: dict[str, Any] = {"accumulate": accumulate}
     return (
         sum_bound(mdx, dx_terms, dtype, **acc),
         sum_bound(mdw, per_output, dtype, **acc),
@@ -204,7 +227,9 @@ def conv_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, dilation=1, gro
     )
 
 
-def avg_pool_bound(x, kernel, *, dtype, accumulate=None, **kwargs) -> np.ndarray:
+def avg_pool_bound(
+    x: ArrayLike, kernel: int | tuple[int, ...], *, dtype: DTypeLike, accumulate: DTypeLike | None = None, **kwargs: Any
+) -> np.ndarray:
     """Window sum of ``prod(kernel)`` terms, then one division (or reciprocal multiply).
 
     ``kwargs`` are :func:`avg_pool`'s (``stride``, ``padding``, ``dilation``, ``ceil_mode``,
@@ -214,7 +239,15 @@ def avg_pool_bound(x, kernel, *, dtype, accumulate=None, **kwargs) -> np.ndarray
     return sum_bound(magnitude, taps + 1, dtype, accumulate=accumulate)
 
 
-def avg_pool_backward_bound(x, dy, kernel, *, dtype, accumulate=None, **kwargs) -> np.ndarray:
+def avg_pool_backward_bound(
+    x: ArrayLike,
+    dy: object,
+    kernel: int | tuple[int, ...],
+    *,
+    dtype: DTypeLike,
+    accumulate: DTypeLike | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
     """Each input cell accumulates ``dy / divisor`` from at most ``prod(kernel)`` windows (with or
     without ``dilation``: one cell is at most one tap of each window)."""
     magnitude = avg_pool_backward(x, np.abs(np.asarray(dy, dtype=np.float64)), kernel, **kwargs)
@@ -222,20 +255,32 @@ def avg_pool_backward_bound(x, dy, kernel, *, dtype, accumulate=None, **kwargs) 
     return sum_bound(magnitude, taps + 1, dtype, accumulate=accumulate)
 
 
-def max_pool_backward_bound(x, dy, kernel, *, dtype, accumulate=None, **kwargs) -> np.ndarray:
+def max_pool_backward_bound(
+    x: ArrayLike,
+    dy: object,
+    kernel: int | tuple[int, ...],
+    *,
+    dtype: DTypeLike,
+    accumulate: DTypeLike | None = None,
+    **kwargs: Any,
+) -> np.ndarray:
     """Routed gradients of at most ``prod(kernel)`` overlapping windows accumulate per input cell."""
     magnitude = max_pool_backward(x, np.abs(np.asarray(dy, dtype=np.float64)), kernel, **kwargs)
     taps = _taps(kernel, np.ndim(x) - 2)
     return sum_bound(magnitude, taps + 1, dtype, accumulate=accumulate)
 
 
-def global_avg_pool_bound(x, *, dtype, keepdims=False, accumulate=None) -> np.ndarray:
+def global_avg_pool_bound(
+    x: object, *, dtype: DTypeLike, keepdims: bool = False, accumulate: DTypeLike | None = None
+) -> np.ndarray:
     """A mean of ``prod(spatial)`` terms."""
     xa = np.abs(np.asarray(x, dtype=np.float64))
     return sum_bound(global_avg_pool(xa, keepdims=keepdims), xa[0, 0].size + 1, dtype, accumulate=accumulate)
 
 
-def agree(a, b, magnitude, terms: int, dtype: DTypeLike, other: DTypeLike = np.float64) -> bool:
+def agree(
+    a: ArrayLike, b: ArrayLike, magnitude: ArrayLike, terms: int, dtype: DTypeLike, other: DTypeLike | None = np.float64
+) -> bool:
     """Whether ``a`` and ``b``, two computations of the same sums, agree up to their rounding.
 
     Each value is a sum of at most ``terms`` rounded products in any order; ``a`` was computed in
@@ -263,7 +308,18 @@ def agree(a, b, magnitude, terms: int, dtype: DTypeLike, other: DTypeLike = np.f
         return bool(np.all((a64 == b64) | (np.abs(a64 - b64) <= bound)))
 
 
-def conv_transpose_bound(x, w, b, *, dtype, stride=1, padding=0, output_padding=0, dilation=1, groups=1) -> np.ndarray:
+def conv_transpose_bound(
+    x: object,
+    w: object,
+    b: object,
+    *,
+    dtype: DTypeLike,
+    stride: int | tuple[int, ...] = 1,
+    padding: object = 0,
+    output_padding: int | tuple[int, ...] = 0,
+    dilation: int | tuple[int, ...] = 1,
+    groups: int = 1,
+) -> np.ndarray:
     """Forward bound: an output cell receives at most one product per input channel of its group
     and kernel tap, ``C / groups * prod(kernel)`` products, plus the bias."""
     wa = np.abs(np.asarray(w, dtype=np.float64))
@@ -281,11 +337,22 @@ def conv_transpose_bound(x, w, b, *, dtype, stride=1, padding=0, output_padding=
     return sum_bound(magnitude, (wa.shape[0] // groups) * math.prod(wa.shape[2:]) + 1, dtype)
 
 
-def conv_transpose_backward_bound(x, w, dy, *, dtype, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+def conv_transpose_backward_bound(
+    x: object,
+    w: object,
+    dy: object,
+    *,
+    dtype: DTypeLike,
+    stride: int | tuple[int, ...] = 1,
+    padding: object = 0,
+    output_padding: int | tuple[int, ...] = 0,
+    dilation: int | tuple[int, ...] = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bounds ``(dx, dw, db)``: ``dx`` sums ``O / groups * prod(kernel)`` products, ``dw`` one per
     batch item and input position, ``db`` one per batch item and output position."""
     xa, wa, dya = (np.abs(np.asarray(a, dtype=np.float64)) for a in (x, w, dy))
-    kw = {"stride": stride, "padding": padding, "output_padding": output_padding, "dilation": dilation}
+    kw: dict[str, Any] = {"stride": stride, "padding": padding, "output_padding": output_padding, "dilation": dilation}
     mdx, mdw, mdb = conv_transpose_backward(xa, wa, dya, groups=groups, **kw)
     dx_terms = wa.shape[1] * math.prod(wa.shape[2:])
     dw_terms = xa.shape[0] * math.prod(xa.shape[2:])

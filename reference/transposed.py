@@ -170,7 +170,16 @@ def transposed_output_size(
     return out
 
 
-def _setup(op: str, x: object, w: object, stride, padding, output_padding, dilation, groups: object):
+def _setup(
+    op: str,
+    x: object,
+    w: object,
+    stride: object,
+    padding: object,
+    output_padding: object,
+    dilation: object,
+    groups: object,
+) -> tuple[np.ndarray, np.ndarray, int, WindowGeometry]:
     xa = batch_input(op, "x", x)
     wa = as_float64(op, "w", w)
     nd = xa.ndim - 2
@@ -213,7 +222,7 @@ def _tap_columns(wa: np.ndarray, groups: int, xblock: np.ndarray) -> np.ndarray:
     kernel = wa.shape[2:]
     cg, og = c // groups, wa.shape[1]
     wmat = wa.reshape(groups, cg, og * math.prod(kernel)).transpose(0, 2, 1)  # (G, Og * K, Cg)
-    cols = np.matmul(wmat, xblock.reshape(n, groups, cg, -1))  # (n, G, Og * K, prod(rows))
+    cols: np.ndarray = np.matmul(wmat, xblock.reshape(n, groups, cg, -1))  # (n, G, Og * K, prod(rows))
     return cols.reshape((n, groups * og) + kernel + xblock.shape[2:])
 
 

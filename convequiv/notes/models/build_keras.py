@@ -50,7 +50,7 @@ def _custom() -> dict[str, Any]:
     def _pads(padding: Iterable[Sequence[int]]) -> list[list[int]]:
         return [[0, 0], *[[int(lo), int(hi)] for lo, hi in padding], [0, 0]]
 
-    class _NegInfPadding(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types: Layer is Any
+    class _NegInfPadding(keras.layers.Layer):
         def __init__(self, padding: Iterable[Iterable[int]], **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.padding = tuple(tuple(p) for p in padding)
@@ -64,7 +64,7 @@ def _custom() -> dict[str, Any]:
 
     pads = {f"NegInfPadding{n}D": type(f"NegInfPadding{n}D", (_NegInfPadding,), {}) for n in (1, 2, 3)}
 
-    class PartialConv2D(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types: Layer is Any
+    class PartialConv2D(keras.layers.Layer):
         def __init__(
             self,
             filters: int,
@@ -99,7 +99,7 @@ def _custom() -> dict[str, Any]:
             h, w = (None if n is None else n - k + 1 for n, k in zip(shape[1:3], self.kernel_size))
             return (shape[0], h, w, self.filters)
 
-    class Subsampling2D(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types: Layer is Any
+    class Subsampling2D(keras.layers.Layer):
         def __init__(self, pool_size: int = 2, activation: str | None = None, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.pool_size, self.activation = pool_size, activation
@@ -117,7 +117,7 @@ def _custom() -> dict[str, Any]:
             p = self.pool_size
             return (shape[0], *(None if n is None else n // p for n in shape[1:3]), shape[-1])
 
-    class RBF(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types: Layer is Any
+    class RBF(keras.layers.Layer):
         def __init__(self, units: int, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.units = units
@@ -131,7 +131,7 @@ def _custom() -> dict[str, Any]:
         def compute_output_shape(self, shape: KerasShape) -> KerasShape:
             return (shape[0], self.units)
 
-    class DepthPool(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types: Layer is Any
+    class DepthPool(keras.layers.Layer):
         def __init__(self, pool_size: int = 2, mode: str = "max", **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.pool_size, self.mode = pool_size, mode
@@ -144,7 +144,7 @@ def _custom() -> dict[str, Any]:
         def compute_output_shape(self, shape: KerasShape) -> KerasShape:
             return (*shape[:-1], _channels(shape) // self.pool_size)
 
-    class LocalResponseNorm(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types: Layer is Any
+    class LocalResponseNorm(keras.layers.Layer):
         def __init__(
             self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, **kwargs: Any
         ) -> None:
@@ -161,7 +161,7 @@ def _custom() -> dict[str, Any]:
         def compute_output_shape(self, shape: KerasShape) -> KerasShape:
             return shape
 
-    class VGGPreprocess(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no types: Layer is Any
+    class VGGPreprocess(keras.layers.Layer):
         def call(self, x: Tensor) -> Tensor:
             return ops.flip(x, axis=-1) - ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=x.dtype)
 
