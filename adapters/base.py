@@ -91,6 +91,29 @@ class Plan:
             text += f", {self.layout}"
         return f"{text} [{self.route}{self.kernels_note()}]"
 
+    def signature(self) -> tuple[object, ...]:
+        """What a program compiled for this plan depends on besides the batch and spatial sizes: the
+        case's type, rank, channels and other fields (kernel, stride, padding, dilation, groups, ...)
+        and the plan's decisions. Compiling adapters key their compiled programs by it."""
+        case = self.case
+        settings = tuple(
+            (k, v) for k, v in sorted(vars(case).items()) if k not in ("x_shape", "geometry") and not k.startswith("_")
+        )
+        return (
+            type(case).__name__,
+            case.nd,
+            case.x_shape[1],
+            settings,
+            self.api,
+            self.dtype,
+            self.route,
+            self.call,
+            repr(self.padding),
+            self.prepad,
+            self.pad_value,
+            self.kernel_layout,
+        )
+
     def kernels_note(self) -> str:
         """``", <library> kernels"`` where the machine picks the kernels, else ``""``."""
         return f", {self.kernels} kernels" if self.kernels else ""

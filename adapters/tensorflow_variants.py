@@ -157,28 +157,9 @@ class TensorFlowVariant(TensorFlowAdapter):
 
 # --------------------------------------------------------------------------------------------- XLA
 def signature(plan: TensorFlowPlan) -> tuple[Any, ...]:
-    """What the traced step of ``plan`` depends on besides the input shapes."""
-    case: Any = plan.case
-    geometry = tuple(
-        (k, v) for k, v in sorted(vars(case).items()) if k not in ("x_shape", "geometry") and not k.startswith("_")
-    )
-    return (
-        type(case).__name__,
-        case.nd,
-        case.x_shape[1],
-        geometry,
-        plan.api,
-        plan.dtype,
-        plan.route,
-        plan.call,
-        repr(plan.padding),
-        plan.prepad,
-        plan.pad_value,
-        plan.kernel_layout,
-        repr(plan.arguments),
-        plan.channel_windows,
-        plan.probe,
-    )
+    """What the traced step of ``plan`` depends on besides the input shapes (:meth:`Plan.signature`
+    and TensorFlow's own plan fields)."""
+    return (*plan.signature(), repr(plan.arguments), plan.channel_windows, plan.probe)
 
 
 @dataclass

@@ -53,7 +53,7 @@ import itertools
 import time
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -67,26 +67,6 @@ from .torch_adapter import TorchAdapter, TorchPlan, to_array, to_tensor
 
 PRIMALS = ("x", "w", "b")
 Forward = Callable[..., Any]
-
-
-def signature(plan: Plan) -> tuple[Any, ...]:
-    """What a traced forward of ``plan`` depends on: the plan and case without batch and spatial
-    sizes (channels, kernel, stride, padding as planned, dilation, groups, bias, ...)."""
-    case: Any = plan.case  # every case is a dataclass
-    geometry = tuple((f.name, getattr(case, f.name)) for f in fields(case) if f.name not in ("x_shape", "geometry"))
-    return (
-        type(case).__name__,
-        case.nd,
-        case.x_shape[1],
-        geometry,
-        plan.api,
-        plan.dtype,
-        plan.route,
-        plan.call,
-        repr(plan.padding),
-        plan.prepad,
-        plan.pad_value,
-    )
 
 
 class TorchVariant(TorchAdapter):
@@ -213,7 +193,7 @@ class TorchCompileAdapter(TorchVariant):
         super().warm_up()  # eager; the first compilation happens with the first case
 
     def _compiled_pair(self, plan: Plan, names: tuple[str, ...]) -> tuple[Forward, Forward]:
-        key = (signature(plan), names)
+        key = (plan.signature(), names)
         if key not in self._compiled:
             case = plan.case
             layer = None
@@ -235,7 +215,7 @@ class TorchCompileAdapter(TorchVariant):
         return self._compiled_pair(plan, names)[1]
 
     def run(self, plan: Plan, inputs: Arrays) -> Arrays:
-        key = (signature(plan), tuple(k for k in PRIMALS if k in inputs))
+        key = (plan.signature(), tuple(k for k in PRIMALS if k in inputs))
         assert self.stats.per_signature is not None
         first = self.stats.per_signature.get(key, 0) == 0
         started = time.perf_counter()
