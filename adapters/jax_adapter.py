@@ -127,7 +127,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -212,11 +212,11 @@ def _whole_tracebacks() -> Iterator[None]:
     """JAX's traceback filtering off (module docstring), restored afterwards; it is no part of the
     jit cache key, so switching it recompiles nothing."""
     previous = jax.config.values["jax_traceback_filtering"]
-    jax.config.update("jax_traceback_filtering", "off")  # type: ignore[no-untyped-call]
+    jax.config.update("jax_traceback_filtering", "off")  # type: ignore[no-untyped-call, unused-ignore]
     try:
         yield
     finally:
-        jax.config.update("jax_traceback_filtering", previous)  # type: ignore[no-untyped-call]
+        jax.config.update("jax_traceback_filtering", previous)  # type: ignore[no-untyped-call, unused-ignore]
 
 
 class JaxAdapter(Adapter):
@@ -225,12 +225,14 @@ class JaxAdapter(Adapter):
     frameworks = ("jax", "jaxlib")
     apis = ("lax", "numpy")
     compiles_per_case = True
+    #: Dilated average pooling is answered: lax.reduce_window dilates both sums (window_dilation).
+    avg_pool_dilation = True
 
     def __init__(self) -> None:
-        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call, unused-ignore]
         if jax.config.values["jax_compilation_cache_dir"] and _MIN_COMPILE_TIME not in os.environ:
             # Every program of the suite compiles in under 1 s, JAX's default threshold for storing one.
-            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # type: ignore[no-untyped-call]
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)  # type: ignore[no-untyped-call, unused-ignore]
         #: (case repr, api, dtype) -> digest of the lowered module; digest -> its executable.
         self._modules: dict[tuple[str, str, str], str] = {}
         self._executables: dict[str, jax.stages.Compiled] = {}
@@ -310,22 +312,12 @@ class JaxAdapter(Adapter):
                     attempt=plan,
                 )
             return plan
+        counting: dict[str, Any] = {"count_padding": padding}  # count_include_pad=False: real cells only
         if case.count_include_pad:
-            count_pad = tr.pad_pairs(case.pads, channels_last_layout=False)
-            counted = tr.pad_pairs(tr.high_padding_beyond(case.pads, reach), channels_last_layout=False)
-            return JaxPlan(
-                case,
-                api,
-                dtype,
-                route,
-                "jax.lax.reduce_window[lax.add]",
-                padding,
-                window=window,
-                strides=strides,
-                window_dilation=dilation,
-                count_pad=count_pad,
-                count_padding=counted,
-            )
+            counting = {
+                "count_pad": tr.pad_pairs(case.pads, channels_last_layout=False),
+                "count_padding": tr.pad_pairs(tr.high_padding_beyond(case.pads, reach), channels_last_layout=False),
+            }
         return JaxPlan(
             case,
             api,
@@ -336,7 +328,7 @@ class JaxAdapter(Adapter):
             window=window,
             strides=strides,
             window_dilation=dilation,
-            count_padding=padding,
+            **counting,
         )
 
     def _depth_plan(self, case: DepthPoolCase, api: str, dtype: str) -> JaxPlan:
@@ -426,7 +418,7 @@ class JaxAdapter(Adapter):
         shapes = [case.x_shape]
         if isinstance(case, ConvCase):
             shapes += [case.w_shape, case.w_shape[:1]] if case.bias else [case.w_shape]
-        specs = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in shapes]  # type: ignore[no-untyped-call]
+        specs = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in shapes]  # type: ignore[no-untyped-call, unused-ignore]
         return tuple(jax.eval_shape(_forward_fn(plan), *specs).shape)
 
 

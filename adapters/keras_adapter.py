@@ -120,6 +120,8 @@ class KerasPlan(Plan):
 
 class KerasAdapter(Adapter):
     apis: ClassVar[tuple[str, ...]] = ("ops", "layer")
+    #: Dilated average pooling is answered: Keras pooling lacks dilation (a proven 'lacks').
+    avg_pool_dilation = True
 
     def __init__(self) -> None:
         import keras
@@ -132,7 +134,7 @@ class KerasAdapter(Adapter):
         if self.backend == "jax":  # float64 arrays need JAX's 64-bit mode (process-wide)
             import jax
 
-            jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+            jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call, unused-ignore]
             self.compiles_per_case = True  # type: ignore[misc]
 
     def versions(self) -> dict[str, str]:

@@ -160,6 +160,8 @@ class TensorFlowAdapter(Adapter):
     distributions = ("tensorflow-cpu",)
     frameworks = ("tensorflow",)
     apis = ("nn", "generic")
+    #: Dilated average pooling is answered: tf.nn.pool dilates (dilations), max_pool*d / avg_pool*d lack it.
+    avg_pool_dilation = True
 
     def apis_for(self, op: str) -> tuple[str, ...]:
         # Global pooling has one spelling in TensorFlow: tf.reduce_max / tf.reduce_mean.
@@ -309,9 +311,9 @@ class TensorFlowAdapter(Adapter):
                     target,
                     "count_include_pad",
                 )
-        dilated = case.kind == "max" and any(d > 1 for d in case.dilation)
+        dilated = any(d > 1 for d in case.dilation)
         if dilated and api == "nn":
-            return Unsupported("max_pool*d has no dilation; tf.nn.pool does", "lacks", target, "dilations")
+            return Unsupported(f"{case.kind}_pool*d has no dilation; tf.nn.pool does", "lacks", target, "dilations")
         if api == "generic":  # tf.nn.pool checks these in Python, before any kernel
             if dilated and any(s > 1 for s in case.resolved_stride):
                 return Unsupported("tf.nn.pool refuses strides > 1 together with dilation > 1", attempt=_attempt(plan))
