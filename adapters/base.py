@@ -53,6 +53,9 @@ Arrays = dict[str, np.ndarray]
 #: inputs, for adapters that produce it).
 OUTPUTS = ("y", "dx", "dw", "db", "jvp")
 GRADIENTS = frozenset({"y", "dx", "dw", "db"})
+#: The ops an adapter runs unless it names more in :attr:`Adapter.ops`: those of convequiv 0.1, so that
+#: an adapter written before an op existed is never handed cases of it.
+CLASSIC_OPS = frozenset({"conv", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool"})
 
 
 @dataclass(frozen=True)
@@ -216,10 +219,17 @@ class Adapter(ABC):
     #: CPU against well under 1 ms to run it; the suite then draws the profile's smaller
     #: ``compiled_examples`` budget per property for this adapter (``--compiled-examples``).
     compiles_per_case: ClassVar[bool] = False
+    #: The ops this adapter runs (``conv_transpose`` besides :data:`CLASSIC_OPS` where it has it).
+    ops: ClassVar[frozenset[str]] = CLASSIC_OPS
 
     def apis_for(self, op: str) -> tuple[str, ...]:
         """The APIs through which this adapter runs ``op`` (default: all of :attr:`apis`)."""
         return self.apis
+
+    def checked_apis(self, op: str) -> tuple[str, ...]:
+        """The APIs the suite checks ``op`` through: :meth:`apis_for` for an op in :attr:`ops`, none
+        for any other (the adapter has no checks of that op; the report shows it as not checked)."""
+        return tuple(self.apis_for(op)) if op in self.ops else ()
 
     def versions(self) -> dict[str, str]:
         """Installed versions of :attr:`distributions`, keyed by import name (``"not installed"``

@@ -21,6 +21,15 @@ taps are all ``-inf`` (or NaN-free and ``-inf``) and its first tap is padding, P
 rule sends the gradient to the padding cell (recorded divergence ``torch-maxpool-prepad-neginf-tie``,
 an artefact of the emulation, not of native PyTorch).
 
+Transposed convolution (routes ``native`` and ``crop``): PyTorch's ``padding`` crops the same
+number of cells at both ends and ``output_padding`` adds cells at the high end, so symmetric
+explicit padding maps directly; every other padding (asymmetric pairs, ``"same"`` / ``"same_lower"``
+with an odd total, which PyTorch has no string for) runs with ``padding = min(lo, hi)`` and
+``output_padding = max(0, tail + min(lo, hi) - hi)`` and crops the output to the canonical window
+``[lo - min(lo, hi), lo - min(lo, hi) + out)``. ``tail`` is the case's ``output_padding``, or for
+``"same"`` with an effective kernel shorter than the stride the ``s - d * (k - 1) - 1`` cells past
+the last tap; it never exceeds PyTorch's limit ``max(stride, dilation) - 1``.
+
 Refusals: average pooling has no dilation (``lacks``: ``nn.AvgPool*d`` has no such argument, and
 ``F.avg_pool*d`` take the same ones). ``avg_pool3d`` rejects an (unpadded) input smaller than the
 kernel, although the padded input holds every window (``avg_pool1d``/``2d`` accept the same
@@ -43,17 +52,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase, DepthPoolCase, GlobalPoolCase, PoolCase
 from convequiv.reference.geometry import window_geometry
 from convequiv.reference.precision import REDUCED, numpy_dtype
 
 from . import translate as tr
-from .base import Adapter, Arrays, Plan, Semantics, Unsupported
+from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported
 
 
 @dataclass(frozen=True)
 class TorchPlan(Plan):
-    """``call`` is run on the (pre-padded) input with ``padding``; ``ceil_mode`` as the case's."""
+    """``call`` is run on the (pre-padded) input with ``padding``; ``ceil_mode`` as the case's. A
+    transposed convolution also takes ``output_padding``, and its output is cut to ``crop`` (one
+    ``(start, length)`` per spatial dimension) when that is not ``None``."""
+
+    output_padding: tuple[int, ...] = ()
+    crop: tuple[tuple[int, int], ...] | None = None
 
 
 def _padding_only_windows(case: PoolCase) -> np.ndarray:
@@ -89,6 +103,7 @@ class TorchAdapter(Adapter):
     distributions = ("torch",)
     frameworks = ("torch",)
     apis = ("functional", "layer")
+    ops = CLASSIC_OPS | {"conv_transpose"}
     #: float16 / bfloat16 accumulate in float32 on the CPU (``semantics``; reference/tolerance.py).
     dtypes: ClassVar[tuple[str, ...]] = ("float32", "float64", "float16", "bfloat16")
     #: Dilated average pooling is answered: PyTorch lacks it (convequiv/suite/test_avg_pool_dilation.py).
@@ -112,6 +127,8 @@ class TorchAdapter(Adapter):
             )
         if isinstance(case, ConvCase):
             return self._conv_plan(case, api, dtype)
+        if isinstance(case, ConvTransposeCase):
+            return self._conv_transpose_plan(case, api, dtype)
         if isinstance(case, PoolCase):
             plan = self._pool_plan(case, api, dtype)
             if isinstance(plan, TorchPlan) and case.kind == "avg" and case.nd == 3 and dtype in REDUCED:
@@ -137,6 +154,21 @@ class TorchAdapter(Adapter):
         if tr.symmetric(case.pads):
             return TorchPlan(case, api, dtype, "native", call, tr.per_side(case.pads))
         return TorchPlan(case, api, dtype, "pre-pad", call, (0,) * case.nd, prepad=case.pads)
+
+    def _conv_transpose_plan(self, case: ConvTransposeCase, api: str, dtype: str) -> TorchPlan:
+        if api == "functional":
+            call = f"torch.nn.functional.conv_transpose{case.nd}d"
+        else:
+            call = f"torch.nn.ConvTranspose{case.nd}d"
+        # The cells past the last tap: output_padding, or what "same" adds when the kernel is shorter
+        # than the stride.
+        tail = tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(case.out_shape[2:], case.full_sizes, case.pads))
+        if tr.symmetric(case.pads):
+            return TorchPlan(case, api, dtype, "native", call, tr.per_side(case.pads), output_padding=tail)
+        kept = tuple(min(lo, hi) for lo, hi in case.pads)
+        extra = tuple(max(0, e + m - hi) for e, m, (_, hi) in zip(tail, kept, case.pads))
+        crop = tuple((lo - m, n) for (lo, _), m, n in zip(case.pads, kept, case.out_shape[2:]))
+        return TorchPlan(case, api, dtype, "crop", call, kept, output_padding=extra, crop=crop)
 
     def _pool_plan(self, case: PoolCase, api: str, dtype: str) -> TorchPlan | Unsupported:
         if case.kind == "avg" and any(d > 1 for d in case.dilation):
@@ -202,7 +234,10 @@ class TorchAdapter(Adapter):
         # float16 / bfloat16: forward sums accumulate in float32, derivatives in the storage format
         # (which kernels, and how we know: reference/tolerance.py)
         split = isinstance(case, DepthPoolCase) or (isinstance(case, GlobalPoolCase) and api == "functional")
-        return Semantics(ties="split" if split else "first", accumulate="float32")  # split: torch.amax
+        # The transposed convolution's forward is the convolution's dx kernel: col2im adds into the
+        # output in the storage format.
+        accumulate = "" if isinstance(case, ConvTransposeCase) else "float32"
+        return Semantics(ties="split" if split else "first", accumulate=accumulate)  # split: torch.amax
 
     def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
         """The forward's ``return_indices`` (the forward writes only its outputs, so it is safe): each
@@ -243,6 +278,9 @@ class TorchAdapter(Adapter):
             x = F.pad(x, tr.flat_pad_widths(plan.prepad), value=plan.pad_value)
         if isinstance(case, ConvCase):
             return self._conv(plan, case, x, t["w"], t.get("b"))
+        if isinstance(case, ConvTransposeCase):
+            assert isinstance(plan, TorchPlan)
+            return self._conv_transpose(plan, case, x, t["w"], t.get("b"))
         if isinstance(case, PoolCase):
             return self._pool(plan, case, x)
         if isinstance(case, DepthPoolCase):
@@ -282,6 +320,37 @@ class TorchAdapter(Adapter):
             dilation=case.dilation,
             groups=case.groups,
             bias=case.bias,
+            dtype=dtype,
+        )
+
+    def _conv_transpose(
+        self, plan: TorchPlan, case: ConvTransposeCase, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None
+    ) -> torch.Tensor:
+        if plan.api == "functional":
+            conv: Callable[..., torch.Tensor] = getattr(F, f"conv_transpose{case.nd}d")
+            kw = {"stride": case.stride, "padding": plan.padding, "output_padding": plan.output_padding}
+            y = conv(x, w, b, groups=case.groups, dilation=case.dilation, **kw)
+        else:
+            layer = self._conv_transpose_layer(case, plan.padding, plan.output_padding, w.dtype)
+            y = torch.func.functional_call(layer, {"weight": w, **({"bias": b} if b is not None else {})}, (x,))
+        if plan.crop is None:
+            return y
+        return y[(slice(None), slice(None), *(slice(start, start + n) for start, n in plan.crop))]
+
+    def _conv_transpose_layer(
+        self, case: ConvTransposeCase, padding: object, output_padding: tuple[int, ...], dtype: torch.dtype
+    ) -> torch.nn.Module:
+        cls: type[torch.nn.Module] = getattr(torch.nn, f"ConvTranspose{case.nd}d")
+        return cls(
+            case.x_shape[1],
+            case.out_channels,
+            case.kernel,
+            stride=case.stride,
+            padding=padding,
+            output_padding=output_padding,
+            groups=case.groups,
+            bias=case.bias,
+            dilation=case.dilation,
             dtype=dtype,
         )
 
@@ -337,6 +406,25 @@ class TorchAdapter(Adapter):
                 "params = {'weight': t['w'], **({'bias': t['b']} if 'b' in t else {})}",
                 "y = torch.func.functional_call(layer, params, (x,))",
             ]
+        if isinstance(case, ConvTransposeCase):
+            assert isinstance(plan, TorchPlan)
+            kw = (
+                f"stride={case.stride}, padding={plan.padding!r}, output_padding={plan.output_padding}, "
+                f"groups={case.groups}, dilation={case.dilation}"
+            )
+            if plan.api == "functional":
+                lines = [f"y = F.conv_transpose{case.nd}d(x, t['w'], t.get('b'), {kw})"]
+            else:
+                lines = [
+                    f"layer = torch.nn.ConvTranspose{case.nd}d({case.x_shape[1]}, {case.out_channels}, {case.kernel}, "
+                    f"{kw}, bias={case.bias}, dtype=t['w'].dtype)",
+                    "params = {'weight': t['w'], **({'bias': t['b']} if 'b' in t else {})}",
+                    "y = torch.func.functional_call(layer, params, (x,))",
+                ]
+            if plan.crop is not None:
+                cut = ", ".join(f"{start}:{start + n}" for start, n in plan.crop)
+                lines.append(f"y = y[:, :, {cut}]")
+            return lines
         if isinstance(case, PoolCase):
             extra = f"dilation={case.dilation}" if case.kind == "max" else f"count_include_pad={case.count_include_pad}"
             stride = "" if case.stride is None else f"stride={case.stride}, "
@@ -361,10 +449,10 @@ class TorchAdapter(Adapter):
         if isinstance(plan, Unsupported):
             return None
         meta = {"x": torch.empty(case.x_shape, device="meta")}
-        if isinstance(case, ConvCase):
+        if isinstance(case, (ConvCase, ConvTransposeCase)):
             meta["w"] = torch.empty(case.w_shape, device="meta")
             if case.bias:
-                meta["b"] = torch.empty(case.w_shape[0], device="meta")
+                meta["b"] = torch.empty(case.out_shape[1], device="meta")
         return tuple(self._forward(plan, meta).shape)
 
     def layer_params(self, case: Case, api: str) -> tuple[int, int] | None:
@@ -372,6 +460,8 @@ class TorchAdapter(Adapter):
             return None
         if isinstance(case, ConvCase):
             module: torch.nn.Module = self._conv_layer(case, "valid", torch.float32)
+        elif isinstance(case, ConvTransposeCase):
+            module = self._conv_transpose_layer(case, 0, (0,) * case.nd, torch.float32)
         elif isinstance(case, (PoolCase, GlobalPoolCase)):
             cls = getattr(torch.nn, _module_name(case).rpartition(".")[2])
             module = cls(case.kernel if isinstance(case, PoolCase) else 1)

@@ -244,7 +244,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if "api" not in metafunc.fixturenames:
             apis: tuple[str | None, ...] = (None,)
         elif ops:
-            apis = tuple(dict.fromkeys(a for op in ops for a in impl.apis_for(op)))
+            apis = tuple(dict.fromkeys(a for op in ops for a in impl.checked_apis(op)))
         else:
             apis = impl.apis
         dtypes: tuple[str | None, ...] = impl.dtypes if "dtype" in metafunc.fixturenames else (None,)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
 
 from .case_base import Arrays, Case, Inputs, Padding, Shape, _dims, _padding
+from .transposed_cases import ConvTransposeCase
 
 
 @dataclass(frozen=True, init=False)
@@ -118,9 +119,18 @@ class ConvCase(Case):
         """``groups`` equals the input channels (and is above 1): one filter group per channel."""
         return self.groups == self.x_shape[1] and self.groups > 1
 
+    @property
+    def products_per_output(self) -> int:
+        """Products summed into one output cell: ``C / groups * prod(kernel)``."""
+        return math.prod(self.w_shape[1:])
+
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``reference.conv`` (everything except shapes)."""
         return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups}
+
+    def apply(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        """The forward op of this case on other arrays (the JVP's linear pieces)."""
+        return conv(x, w, b, **self.kwargs())
 
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         counts = conv(mask.astype(np.float64), np.ones(self.w_shape), **self.kwargs())
@@ -449,7 +459,7 @@ class GlobalPoolCase(Case):
         return {f"{self.op}: {self.nd}-D, keepdims={self.keepdims}"}
 
 
-ALL_CASES: tuple[type[Case], ...] = (ConvCase, PoolCase, DepthPoolCase, GlobalPoolCase)
+ALL_CASES: tuple[type[Case], ...] = (ConvCase, ConvTransposeCase, PoolCase, DepthPoolCase, GlobalPoolCase)
 
 __all__ = [
     "ALL_CASES",
@@ -457,6 +467,7 @@ __all__ = [
     "Arrays",
     "Case",
     "ConvCase",
+    "ConvTransposeCase",
     "DepthPoolCase",
     "Example",
     "GlobalPoolCase",
@@ -509,9 +520,9 @@ class Example:
                 x[(pick >= 0.05) & (pick < 0.10)] = np.inf
                 x[(pick >= 0.10) & (pick < 0.15)] = -np.inf
         w = b = None
-        if isinstance(case, ConvCase):
+        if isinstance(case, (ConvCase, ConvTransposeCase)):
             w = rng.standard_normal(case.w_shape)
-            b = rng.standard_normal(case.w_shape[0]) if case.bias else None
+            b = rng.standard_normal(case.out_shape[1]) if case.bias else None
         dy = rng.standard_normal(case.out_shape)
         drawn = draw_tangents(rng, case) if tangents else {}  # after the others: they stay the same
 

@@ -5,8 +5,8 @@ The JVP of ``y = f(x, w, b)`` at the inputs, along tangents ``(tx, tw, tb)`` (dr
 derivative ``lim (f(x + h tx, w + h tw, b + h tb) - f(x, w, b)) / h``, i.e. the reference's
 linearization of the op at the inputs:
 
-* convolution is linear in ``x`` and ``w`` separately and affine in ``b``:
-  ``jvp = conv(tx, w) + conv(x, tw) + tb`` (the bias broadcast over the positions);
+* convolution (and transposed convolution) is linear in ``x`` and ``w`` separately and affine in
+  ``b``: ``jvp = conv(tx, w) + conv(x, tw) + tb`` (the bias broadcast over the positions);
 * average pooling (windowed, depth, global) is linear: ``jvp = avg(tx)`` with the op's own windows
   and divisors;
 * max pooling (windowed, depth, global) is piecewise linear: ``jvp`` is the tangent at the tap the
@@ -37,7 +37,6 @@ import numpy as np
 
 from . import tolerance as tol
 from .channel_pooling import depth_pool, global_avg_pool
-from .convolution import conv
 from .pooling import avg_pool
 from .windows import pad, tap_index, taps, window_view
 
@@ -99,14 +98,13 @@ def _global_as_pool(case: Case) -> Case:
 
 def jvp(case: Case, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> np.ndarray:
     """The reference's JVP of ``case`` at ``inputs`` along ``inputs.tx`` (and ``tw``, ``tb``)."""
-    from .cases import ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+    from .cases import ConvCase, ConvTransposeCase, DepthPoolCase, GlobalPoolCase, PoolCase
 
     x, tx = inputs.x, inputs.tx
     assert tx is not None, "jvp needs tangents: Example.inputs(dtype, tangents=True)"
-    if isinstance(case, ConvCase):
+    if isinstance(case, (ConvCase, ConvTransposeCase)):
         assert inputs.w is not None and inputs.tw is not None
-        kw = case.kwargs()
-        out: np.ndarray = conv(tx, inputs.w, inputs.tb, **kw) + conv(x, inputs.tw, **kw)
+        out: np.ndarray = case.apply(tx, inputs.w, inputs.tb) + case.apply(x, inputs.tw)
         return out
     if isinstance(case, PoolCase):
         if case.kind == "avg":
@@ -136,18 +134,18 @@ def jvp_bound(
 ) -> np.ndarray:
     """Per-element rounding-error bound of :func:`jvp` for a framework computing in ``dtype``
     (accumulating in ``accumulate``; module docstring)."""
-    from .cases import ConvCase, GlobalPoolCase, Inputs, PoolCase
+    from .cases import ConvCase, ConvTransposeCase, GlobalPoolCase, Inputs, PoolCase
 
     assert inputs.tx is not None, "jvp_bound needs tangents: Example.inputs(dtype, tangents=True)"
     absolute = Inputs(
         x=inputs.x, dy=inputs.dy, w=None if inputs.w is None else np.abs(inputs.w), b=None, tx=np.abs(inputs.tx)
     )
-    if isinstance(case, ConvCase):
+    if isinstance(case, (ConvCase, ConvTransposeCase)):
         assert inputs.tw is not None and inputs.w is not None
         absolute.x, absolute.tw = np.abs(inputs.x), np.abs(inputs.tw)
         absolute.tb = None if inputs.tb is None else np.abs(inputs.tb)
         magnitude = jvp(case, absolute)
-        terms = 2 * inputs.w[0].size + 1
+        terms = 2 * case.products_per_output + 1
         return tol.sum_bound(magnitude, terms, dtype, accumulate=accumulate, roundings=3 + case.bias)
     mode = case.kind if isinstance(case, PoolCase) else case.mode  # type: ignore[attr-defined]
     if mode == "max" and ties == "first":
@@ -171,7 +169,7 @@ def draw_tangents(rng: np.random.Generator, case: Case) -> dict[str, np.ndarray]
     if w_shape is not None:
         drawn["tw"] = rng.standard_normal(w_shape)
         if getattr(case, "bias", False):
-            drawn["tb"] = rng.standard_normal(w_shape[0])
+            drawn["tb"] = rng.standard_normal(case.out_shape[1])
     return drawn
 
 

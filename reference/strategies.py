@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from .cases import ConvCase, DepthPoolCase, Example, GlobalPoolCase, Padding, PoolCase
+from .cases import ConvCase, ConvTransposeCase, DepthPoolCase, Example, GlobalPoolCase, Padding, PoolCase
 from .geometry import PADDING_STRINGS, Pads
 
 PADDING_FORMS = ("int", "per_dim", "pairs", *PADDING_STRINGS)
@@ -108,6 +108,55 @@ def conv_cases(
         w_shape=(groups * og, cg, *kernel),
         stride=stride,
         padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=draw(st.booleans()),
+    )
+
+
+@st.composite
+def conv_transpose_cases(
+    draw: st.DrawFn,
+    ndims: Sequence[int] = (1, 2, 3),
+    *,
+    paddings: Sequence[str] = PADDING_FORMS,
+    max_kernel: int = 4,
+    max_stride: int = 3,
+    max_dilation: int = 3,
+    max_groups: int = 3,
+) -> ConvTransposeCase:
+    """Grouped / depthwise transposed convolutions with every padding form (explicit padding below
+    the effective kernel, as for ``conv``), stride, dilation, ``output_padding`` (a third of the
+    explicit cases, any value below ``max(stride, dilation)``) and bias; input lengths drawn so that
+    every output dimension has at least one cell."""
+    nd = draw(st.sampled_from(list(ndims)))
+    groups = draw(st.sampled_from([1, 1, 1, *range(2, max_groups + 1)]))
+    depthwise = groups > 1 and draw(st.booleans())
+    cg = 1 if depthwise else draw(st.integers(1, 3))
+    og = 1 if depthwise else draw(st.sampled_from([v for v in (1, 2, 3) if v != cg]))
+    kernel = _per_dim(draw, nd, 1, max_kernel, uniform_bias=False)
+    stride = _per_dim(draw, nd, 1, max_stride)
+    dilation = _per_dim(draw, nd, 1, max_dilation) if draw(st.booleans()) else (1,) * nd
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    padding, pads = _padding(draw, nd, span, paddings)
+    extra = (0,) * nd
+    if pads is not None and draw(st.integers(0, 2)) == 0:
+        extra = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    used = {groups * cg, groups * og}
+    n = _fresh(draw, 1, 3, used)
+    sizes = []
+    for dim in range(nd):
+        lo, hi = pads[dim] if pads is not None else (0, 0)
+        # (n - 1) * s - lo - hi + span + extra >= 1
+        short = lo + hi + 1 - span[dim] - extra[dim]
+        low = 1 + max(0, -(-short // stride[dim]))
+        sizes.append(_fresh(draw, low, low + 6 - nd, used))
+    return ConvTransposeCase(
+        x_shape=(n, groups * cg, *sizes),
+        w_shape=(groups * cg, og, *kernel),
+        stride=stride,
+        padding=padding,
+        output_padding=extra,
         dilation=dilation,
         groups=groups,
         bias=draw(st.booleans()),
@@ -214,6 +263,7 @@ def examples(cases: st.SearchStrategy, values: Sequence[str] = ("normal",)) -> s
 #: every reduction, all-negative windows to max pooling's padding.
 OP_VALUES: dict[str, tuple[str, ...]] = {
     "conv": ("normal", "ties"),
+    "conv_transpose": ("normal", "ties"),
     "max_pool": ("normal", "ties", "negative", "special"),
     "avg_pool": ("normal", "special"),
     "depth_pool": ("normal", "ties", "special"),
@@ -226,6 +276,7 @@ def op_examples(op: str) -> st.SearchStrategy[Example]:
     """The examples the suite (and ``convequiv hunt``) draws for ``op``."""
     cases: dict[str, st.SearchStrategy] = {
         "conv": conv_cases(),
+        "conv_transpose": conv_transpose_cases(),
         "max_pool": pool_cases("max"),
         "avg_pool": pool_cases("avg"),
         "depth_pool": depth_pool_cases(),
@@ -264,6 +315,49 @@ EDGE_CASES: dict[str, Example] = {
             ConvCase((2, 3, 4, 5, 6), (2, 3, 2, 3, 2), stride=(1, 2, 1), padding="same"),
             8,
             name="conv3d_same_mixed_stride",
+        ),
+        Example(
+            # Keras' torch backend shifted "same" transposed outputs by one cell before 3.15.0.
+            ConvTransposeCase((2, 3, 4, 5), (3, 4, 3, 3), stride=2, padding="same"),
+            51,
+            name="conv_transpose_same_stride2",
+        ),
+        Example(
+            ConvTransposeCase((2, 3, 5, 4), (3, 2, 3, 2), stride=2, padding=((1, 2), (0, 1))),
+            52,
+            name="conv_transpose_asymmetric_padding",
+        ),
+        Example(
+            # output_padding 2 at stride 1 is allowed only because the dilation is 3.
+            ConvTransposeCase((2, 2, 5, 4), (2, 3, 2, 2), stride=(1, 2), output_padding=(2, 1), dilation=(3, 1)),
+            53,
+            name="conv_transpose_output_padding_dilation",
+        ),
+        Example(
+            # Kernel 2 at stride 3: one cell in three receives no tap and holds the bias.
+            ConvTransposeCase((2, 3, 4, 5), (3, 2, 2, 2), stride=3),
+            54,
+            name="conv_transpose_kernel_smaller_than_stride",
+        ),
+        Example(
+            ConvTransposeCase((2, 3, 5, 4), (3, 2, 4, 3), stride=2, padding="same_lower"),
+            55,
+            name="conv_transpose_same_lower",
+        ),
+        Example(
+            ConvTransposeCase((2, 4, 5, 6), (4, 1, 3, 3), stride=2, padding=1, output_padding=1, groups=4),
+            56,
+            name="conv_transpose_depthwise_output_padding",
+        ),
+        Example(
+            ConvTransposeCase((3, 4, 6), (4, 3, 3), stride=2, padding="valid", groups=2, bias=False),
+            57,
+            name="conv_transpose1d_valid_groups",
+        ),
+        Example(
+            ConvTransposeCase((2, 2, 3, 4, 2), (2, 3, 2, 3, 2), stride=(2, 1, 3), padding="same"),
+            58,
+            name="conv_transpose3d_same_mixed_stride",
         ),
         Example(
             PoolCase("max", (2, 3, 8, 6), 3, stride=2, padding="same"), 11, name="max_pool_same_stride2_even_input"

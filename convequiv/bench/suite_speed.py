@@ -108,7 +108,7 @@ def measure(
     checks = 0
     wall, cpu = time.perf_counter(), _cpu()
     for op, examples in cases.items():
-        for api in adapter.apis_for(op):
+        for api in adapter.checked_apis(op):
             for dtype in dtypes or adapter.dtypes:
                 if dtype not in adapter.dtypes:
                     continue

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .campaign import Campaign
     from .store import Store
 
-OPS = ("conv", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool")
+OPS = ("conv", "conv_transpose", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool")
 
 
 def _duration(text: str) -> float:

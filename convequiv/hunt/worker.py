@@ -69,7 +69,7 @@ class Worker:
 
     def tasks(self) -> list[tuple[str, str, str]]:
         ops = self.config["ops"]
-        return [(op, api, dtype) for op in ops for api in self.impl.apis_for(op) for dtype in self.impl.dtypes]
+        return [(op, api, dtype) for op in ops for api in self.impl.checked_apis(op) for dtype in self.impl.dtypes]
 
     def run(self) -> None:
         tasks = self.tasks()

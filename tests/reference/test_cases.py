@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from convequiv.reference import cases
-from convequiv.reference.cases import ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import ConvCase, ConvTransposeCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
 from convequiv.reference.strategies import (
     EDGE_CASES,
     conv_cases,
@@ -304,6 +304,8 @@ def test_window_counts_and_most_in_a_window(ex):
 
 
 def _pads(case):
+    if isinstance(case, ConvTransposeCase):
+        return case.pads  # the crop (tests/reference/test_transposed.py checks it against the naive scatter)
     kernel = case.w_shape[2:] if isinstance(case, ConvCase) else case.kernel
     stride = case.stride if isinstance(case, ConvCase) else case.resolved_stride
     return naive.pads_of(case.padding, case.x_shape[2:], kernel, stride, case.dilation)
@@ -377,6 +379,10 @@ NAME_CLAIMS = [
     ("mixed_stride", lambda e: len(set(e.case.stride)) > 1),
     ("conv1d", lambda e: e.case.nd == 1),
     ("conv3d", lambda e: e.case.nd == 3),
+    ("transpose1d", lambda e: e.case.nd == 1),
+    ("transpose3d", lambda e: e.case.nd == 3),
+    ("output_padding", lambda e: any(e.case.output_padding)),
+    ("same_lower", lambda e: e.case.padding == "same_lower"),
     ("ties", lambda e: e.values == "ties"),
     ("tied_maxima", lambda e: e.values == "ties"),
     ("overlapping", lambda e: any(s < k for s, k in zip(e.case.resolved_stride, e.case.kernel))),
@@ -409,7 +415,7 @@ def test_edge_case_exercises_what_its_name_says(name):
 
 def test_every_op_has_edge_cases():
     """edge_cases(op) finds named cases for every op the suite checks."""
-    for op in ("conv", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool"):
+    for op in ("conv", "conv_transpose", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool"):
         assert edge_cases(op), op
 
 
