@@ -5,9 +5,9 @@ subclasses state what the reference computes for them."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -112,3 +112,54 @@ class Case(ABC):
     @abstractmethod
     def window_counts(self, mask: np.ndarray) -> np.ndarray:
         """How many cells flagged in the boolean ``mask`` (shaped like ``x``) each output reads."""
+
+
+class WeightedCase(Case):
+    """Base of the cases with weights, ``y = f(x, w) + b`` with ``f`` linear in ``x`` and in ``w``
+    (convolution, transposed convolution). A subclass names its reference functions once, in
+    :attr:`functions`: ``(forward, backward, forward_bound, backward_bound)`` of the op, each taking
+    the keywords of :meth:`kwargs`."""
+
+    w_shape: Shape
+    bias: bool
+    functions: ClassVar[tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], Callable[..., Any]]]
+
+    @abstractmethod
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the reference functions (everything except shapes)."""
+
+    @property
+    @abstractmethod
+    def products_per_output(self) -> int:
+        """At most this many products are summed into one output cell."""
+
+    def apply(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        """The forward op of this case on other arrays (the JVP's linear pieces)."""
+        forward = self.functions[0]
+        out: np.ndarray = forward(x, w, b, **self.kwargs())
+        return out
+
+    def window_counts(self, mask: np.ndarray) -> np.ndarray:
+        rounded: np.ndarray = np.rint(self.apply(mask.astype(np.float64), np.ones(self.w_shape)))
+        return rounded.astype(np.int64)
+
+    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
+        backward = self.functions[1]
+        y = self.apply(inputs.x, inputs.w, inputs.b)  # type: ignore[arg-type]
+        dx, dw, db = backward(inputs.x, inputs.w, inputs.dy, **self.kwargs())
+        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
+
+    def bounds(
+        self,
+        inputs: Inputs,
+        dtype: DTypeLike,
+        *,
+        ties: str = "first",
+        nan: str = "propagate",
+        accumulate: DTypeLike | None = None,
+    ) -> Arrays:
+        _, _, forward_bound, backward_bound = self.functions
+        kw = {**self.kwargs(), "accumulate": accumulate}
+        y = forward_bound(inputs.x, inputs.w, inputs.b, dtype=dtype, **kw)
+        dx, dw, db = backward_bound(inputs.x, inputs.w, inputs.dy, dtype=dtype, **kw)
+        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}

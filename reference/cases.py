@@ -49,13 +49,15 @@ from .predicates import (
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
 
-from .case_base import Arrays, Case, Inputs, Padding, Shape, _dims, _padding
+from .case_base import Arrays, Case, Inputs, Padding, Shape, WeightedCase, _dims, _padding
 from .transposed_cases import ConvTransposeCase
 
 
 @dataclass(frozen=True, init=False)
-class ConvCase(Case):
+class ConvCase(WeightedCase):
     """``reference.conv`` with these shapes and keywords (``bias=False``: no ``b``)."""
+
+    functions = (conv, conv_backward, tol.conv_bound, tol.conv_backward_bound)
 
     x_shape: Shape
     w_shape: Shape
@@ -127,35 +129,6 @@ class ConvCase(Case):
     def kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``reference.conv`` (everything except shapes)."""
         return {"stride": self.stride, "padding": self.padding, "dilation": self.dilation, "groups": self.groups}
-
-    def apply(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-        """The forward op of this case on other arrays (the JVP's linear pieces)."""
-        return conv(x, w, b, **self.kwargs())
-
-    def window_counts(self, mask: np.ndarray) -> np.ndarray:
-        counts = conv(mask.astype(np.float64), np.ones(self.w_shape), **self.kwargs())
-        rounded: np.ndarray = np.rint(counts)
-        return rounded.astype(np.int64)
-
-    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        kw = self.kwargs()
-        y = conv(inputs.x, inputs.w, inputs.b, **kw)
-        dx, dw, db = conv_backward(inputs.x, inputs.w, inputs.dy, **kw)
-        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
-
-    def bounds(
-        self,
-        inputs: Inputs,
-        dtype: DTypeLike,
-        *,
-        ties: str = "first",
-        nan: str = "propagate",
-        accumulate: DTypeLike | None = None,
-    ) -> Arrays:
-        kw = {**self.kwargs(), "accumulate": accumulate}
-        y = tol.conv_bound(inputs.x, inputs.w, inputs.b, dtype=dtype, **kw)
-        dx, dw, db = tol.conv_backward_bound(inputs.x, inputs.w, inputs.dy, dtype=dtype, **kw)
-        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
 
     def features(self) -> set[str]:
         feats = {f"{self.nd}-D"} | padding_features(self.padding, self.pads, self.x_shape[2:], self.stride)

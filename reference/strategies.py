@@ -78,6 +78,31 @@ def _sizes(
     return tuple(sizes)
 
 
+def _grouping(
+    draw: st.DrawFn, ndims: Sequence[int], max_groups: int, *, depthwise_og: int | None
+) -> tuple[int, int, int, int]:
+    """``(nd, groups, channels per group in, channels per group out)``; a depthwise draw has one
+    input channel per group and ``depthwise_og`` outputs per group (``None``: any count)."""
+    nd = draw(st.sampled_from(list(ndims)))
+    groups = draw(st.sampled_from([1, 1, 1, *range(2, max_groups + 1)]))
+    depthwise = groups > 1 and draw(st.booleans())
+    cg = 1 if depthwise else draw(st.integers(1, 3))
+    if depthwise and depthwise_og is not None:
+        return nd, groups, cg, depthwise_og
+    return nd, groups, cg, draw(st.sampled_from([v for v in (1, 2, 3) if v != cg]))
+
+
+def _window(
+    draw: st.DrawFn, nd: int, max_kernel: int, max_stride: int, max_dilation: int
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """A convolution's kernel, stride and dilation (half the time none) and the effective kernel."""
+    kernel = _per_dim(draw, nd, 1, max_kernel, uniform_bias=False)
+    stride = _per_dim(draw, nd, 1, max_stride)
+    dilation = _per_dim(draw, nd, 1, max_dilation) if draw(st.booleans()) else (1,) * nd
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    return kernel, stride, dilation, span
+
+
 @st.composite
 def conv_cases(
     draw: st.DrawFn,
@@ -90,15 +115,8 @@ def conv_cases(
     max_groups: int = 3,
 ) -> ConvCase:
     """Grouped / depthwise convolutions with every padding form, stride, dilation and bias."""
-    nd = draw(st.sampled_from(list(ndims)))
-    groups = draw(st.sampled_from([1, 1, 1, *range(2, max_groups + 1)]))
-    depthwise = groups > 1 and draw(st.booleans())
-    cg = 1 if depthwise else draw(st.integers(1, 3))
-    og = draw(st.sampled_from([v for v in (1, 2, 3) if v != cg]))
-    kernel = _per_dim(draw, nd, 1, max_kernel, uniform_bias=False)
-    stride = _per_dim(draw, nd, 1, max_stride)
-    dilation = _per_dim(draw, nd, 1, max_dilation) if draw(st.booleans()) else (1,) * nd
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    nd, groups, cg, og = _grouping(draw, ndims, max_groups, depthwise_og=None)
+    kernel, stride, dilation, span = _window(draw, nd, max_kernel, max_stride, max_dilation)
     padding, pads = _padding(draw, nd, span, paddings)
     used = {groups * cg}
     n = _fresh(draw, 1, 3, used)
@@ -129,15 +147,8 @@ def conv_transpose_cases(
     the effective kernel, as for ``conv``), stride, dilation, ``output_padding`` (a third of the
     explicit cases, any value below ``max(stride, dilation)``) and bias; input lengths drawn so that
     every output dimension has at least one cell."""
-    nd = draw(st.sampled_from(list(ndims)))
-    groups = draw(st.sampled_from([1, 1, 1, *range(2, max_groups + 1)]))
-    depthwise = groups > 1 and draw(st.booleans())
-    cg = 1 if depthwise else draw(st.integers(1, 3))
-    og = 1 if depthwise else draw(st.sampled_from([v for v in (1, 2, 3) if v != cg]))
-    kernel = _per_dim(draw, nd, 1, max_kernel, uniform_bias=False)
-    stride = _per_dim(draw, nd, 1, max_stride)
-    dilation = _per_dim(draw, nd, 1, max_dilation) if draw(st.booleans()) else (1,) * nd
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    nd, groups, cg, og = _grouping(draw, ndims, max_groups, depthwise_og=1)
+    kernel, stride, dilation, span = _window(draw, nd, max_kernel, max_stride, max_dilation)
     padding, pads = _padding(draw, nd, span, paddings)
     extra = (0,) * nd
     if pads is not None and draw(st.integers(0, 2)) == 0:

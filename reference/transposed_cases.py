@@ -8,28 +8,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from . import tolerance as tol
-from .case_base import Arrays, Case, Inputs, Padding, Shape, _dims, _padding
+from .case_base import Padding, Shape, WeightedCase, _dims, _padding
 from .features import padding_features
 from .geometry import Pads, WindowGeometry
 from .transposed import conv_transpose, conv_transpose_backward, transposed_geometry
 
-if TYPE_CHECKING:
-    from numpy.typing import DTypeLike
-
 
 @dataclass(frozen=True, init=False)
-class ConvTransposeCase(Case):
+class ConvTransposeCase(WeightedCase):
     """``reference.conv_transpose`` with these shapes and keywords (``bias=False``: no ``b``).
 
     ``w_shape`` is ``(C, O // groups, *kernel)`` (PyTorch's layout). ``geometry`` is the adjoint
     convolution's (:func:`~convequiv.reference.transposed.transposed_geometry`): its ``sizes`` are this
     case's output lengths, its ``padding`` the resolved ``(lo, hi)`` crop of every dimension and its
     ``out`` the input lengths."""
+
+    functions = (conv_transpose, conv_transpose_backward, tol.conv_transpose_bound, tol.conv_transpose_backward_bound)
 
     x_shape: Shape
     w_shape: Shape
@@ -124,35 +121,6 @@ class ConvTransposeCase(Case):
             "dilation": self.dilation,
             "groups": self.groups,
         }
-
-    def apply(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-        """The forward op of this case on other arrays (the JVP's linear pieces)."""
-        return conv_transpose(x, w, b, **self.kwargs())
-
-    def window_counts(self, mask: np.ndarray) -> np.ndarray:
-        counts = conv_transpose(mask.astype(np.float64), np.ones(self.w_shape), **self.kwargs())
-        rounded: np.ndarray = np.rint(counts)
-        return rounded.astype(np.int64)
-
-    def expected(self, inputs: Inputs, *, ties: str = "first", nan: str = "propagate") -> Arrays:
-        kw = self.kwargs()
-        y = conv_transpose(inputs.x, inputs.w, inputs.b, **kw)
-        dx, dw, db = conv_transpose_backward(inputs.x, inputs.w, inputs.dy, **kw)
-        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
-
-    def bounds(
-        self,
-        inputs: Inputs,
-        dtype: DTypeLike,
-        *,
-        ties: str = "first",
-        nan: str = "propagate",
-        accumulate: DTypeLike | None = None,
-    ) -> Arrays:
-        kw = {**self.kwargs(), "accumulate": accumulate}
-        y = tol.conv_transpose_bound(inputs.x, inputs.w, inputs.b, dtype=dtype, **kw)
-        dx, dw, db = tol.conv_transpose_backward_bound(inputs.x, inputs.w, inputs.dy, dtype=dtype, **kw)
-        return {"y": y, "dx": dx, "dw": dw, **({"db": db} if self.bias else {})}
 
     def features(self) -> set[str]:
         feats = {f"{self.nd}-D"} | padding_features(self.padding, self.pads, self.geometry.sizes, self.stride)
