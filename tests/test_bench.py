@@ -17,14 +17,25 @@ import pytest
 from convequiv import bench
 from convequiv.bench import run_benchmark, small, timing
 from convequiv.bench.frameworks import Framework, load
-from convequiv.bench.report import evaluate_targets, render_markdown
-from convequiv.bench.shapes import CASES, DIRECTIONS, Case, make_inputs, output_shape, reference_call, select
+from convequiv.bench.report import NO_TARGET, evaluate_targets, render_markdown
+from convequiv.bench.shapes import (
+    CASES,
+    CONV_OPS,
+    DIRECTIONS,
+    Case,
+    make_inputs,
+    output_shape,
+    reference_call,
+    select,
+    work,
+)
 from convequiv.cli import main
 from convequiv.reference import tolerance
 
 TINY = [
     Case("tiny.conv", "conv", (2, 3, 7, 6), kernel=3, out_channels=4, padding=1),
     Case("tiny.max", "max_pool", (2, 3, 6, 6), kernel=2, stride=2),
+    Case("tiny.convT", "conv_transpose", (2, 3, 5, 4), kernel=4, out_channels=2, stride=2, padding=1),
 ]
 FAST = {"budget": 0.002, "settle": 0.0, "ceiling_size": 64}
 
@@ -57,9 +68,12 @@ def test_every_record_has_positive_times_ratios_and_throughput(results):
         assert r["ratio"]["fake"] > 0 and math.isfinite(r["ratio"]["fake"])
         assert all(v > 0 for v in r["throughput"].values())
         assert r["peak_bytes"] > 0 and r["io_bytes"] > 0
-    conv = [r for r in results["records"] if r["op"] == "conv"]
+    conv = [r for r in results["records"] if r["op"] in CONV_OPS]
     assert all(r["ceiling_fraction"] > 0 for r in conv)
     assert results["records"][0]["work"] == 2 * 2 * 4 * 7 * 6 * 3 * 9  # 2 * MACs of tiny.conv forward
+    transposed = [r for r in results["records"] if r["op"] == "conv_transpose"]
+    macs = 2 * 3 * 5 * 4 * 2 * 16  # tiny.convT: N * C * H_in * W_in * O * kh * kw
+    assert [r["work"] for r in transposed if r["dtype"] == "float64"] == [2 * macs, 4 * macs]
 
 
 def test_summary_targets_and_missing_framework(results):
@@ -79,10 +93,13 @@ def test_markdown_renders_tables(results):
     results = dict(results, command="convequiv bench (test)")
     md = render_markdown(results)
     assert "## Targets" in md and "## Geometric means" in md and "## conv" in md and "## max_pool" in md
+    assert "## conv_transpose" in md
     assert "**unknown framework" in md
-    for line in md.splitlines():
-        if line.startswith("| tiny.conv"):
-            header = next(h for h in md.splitlines() if h.startswith("| case |"))
+    lines = md.splitlines()
+    for line in lines:
+        if line.startswith(("| tiny.conv", "| tiny.convT")):
+            header = next(h for h in reversed(lines[: lines.index(line)]) if h.startswith("| case |"))
+            assert "ref / ceiling" in header  # conv and its transpose both count FLOPs
             assert line.count("|") == header.count("|")
 
 
@@ -102,6 +119,40 @@ def test_cli_only_writes_json_and_markdown(tmp_path, monkeypatch):
     assert main(["bench", "--only", "no-such-case"]) == 2
 
 
+def test_conv_transpose_shapes_and_work_follow_the_docstrings():
+    """Output length ``(n - 1) * s - 2p + d * (k - 1) + 1 + output_padding``; the adjoint convolution's
+    MACs ``N * C * H_in * W_in * O / groups * kh * kw``, 2 x forward and 4 x backward."""
+    transposed = [c for c in CASES if c.op == "conv_transpose"]
+    assert len(transposed) >= 4 and any(c.quick for c in transposed)
+    for c in transposed:
+        n, ch, h, w = c.x
+        size = [(v - 1) * c.stride - 2 * c.padding + c.dilation * (c.kernel - 1) + 1 + c.output_padding for v in (h, w)]
+        assert output_shape(c) == (n, c.out_channels, *size)
+        macs = n * ch * h * w * (c.out_channels // c.groups) * c.kernel**2
+        assert (work(c, "forward"), work(c, "backward")) == (2 * macs, 4 * macs)
+        assert make_inputs(c, np.dtype("float32"))["w"].shape == (ch, c.out_channels // c.groups, c.kernel, c.kernel)
+    dcgan = next(c for c in transposed if c.name == "dcgan.g2")
+    assert output_shape(dcgan) == (8, 256, 8, 8) and dcgan.describe() == "8x512x4x4 *T 256 4x4 s2 p1"
+
+
+def test_conv_transpose_is_listed_with_the_targets_without_one(results):
+    """conv_transpose has no target: its geometric mean reference / PyTorch is an informational row,
+    shown plain, and the convolution's targets ignore it."""
+    summary = [
+        {"op": "conv_transpose", "direction": d, "dtype": "float64", "cases": 1, "torch": {"geomean": g, "cases": 1}}
+        for d, g in (("forward", 1.7), ("backward", 0.8))
+    ]
+    targets = evaluate_targets(results["records"], summary, results["ceiling"])
+    rows = [t for t in targets if t["target"].startswith("conv_transpose")]
+    assert [(t["measured"], t["verdict"]) for t in rows] == [(1.7, NO_TARGET), (0.8, NO_TARGET)]
+    conv = next(t for t in targets if t["target"].startswith("conv forward float64"))
+    assert conv["verdict"].startswith("not measured")
+    large = next(t for t in targets if t["target"].startswith("large convs"))
+    assert large["verdict"].startswith("not measured")  # tiny.conv is small; conv_transpose never counts
+    md = render_markdown(dict(results, targets=targets, command="x"))
+    assert f"| conv_transpose forward float64: geomean reference / PyTorch | 1.7 | {NO_TARGET} |" in md
+
+
 def test_shape_set_keys_are_unique_and_quick_is_a_subset():
     keys = [c.key for c in CASES]
     assert len(keys) == len(set(keys))
@@ -115,6 +166,11 @@ CHECKED = [
     Case("grouped", "conv", (2, 4, 7, 6), kernel=3, out_channels=6, padding=1, groups=2),
     Case("dilated", "conv", (2, 4, 7, 6), kernel=3, out_channels=6, padding=2, dilation=2),
     Case("depthwise", "conv", (2, 4, 7, 6), kernel=3, out_channels=4, stride=2, padding=1, groups=4),
+    # Transposed: overlapping taps with output_padding, a non-overlapping 2x2 s2 (U-Net), grouped and dilated.
+    Case("convT", "conv_transpose", (2, 3, 5, 4), kernel=3, out_channels=4, stride=2, padding=1, output_padding=1),
+    Case("convT.k2s2", "conv_transpose", (3, 4, 4, 5), kernel=2, out_channels=5, stride=2),
+    Case("convT.grouped", "conv_transpose", (2, 4, 5, 4), kernel=3, out_channels=6, stride=2, padding=1, groups=2),
+    Case("convT.dilated", "conv_transpose", (2, 3, 5, 4), kernel=3, out_channels=2, padding=1, dilation=2),
     Case("max", "max_pool", (2, 3, 6, 7), kernel=2, stride=2),
     Case("avg", "avg_pool", (2, 3, 7, 7), kernel=3, stride=1, padding=1, count_include_pad=False),
     Case("depth", "depth_pool", (2, 6, 4, 5), kernel=3),
@@ -122,8 +178,16 @@ CHECKED = [
     Case("gmax", "global_max_pool", (2, 3, 4, 5)),
 ]
 
-# TensorFlow's CPU gradient kernels support neither groups nor dilation.
-REFUSED = {("tensorflow", "grouped", "backward"), ("tensorflow", "dilated", "backward")}
+# TensorFlow's CPU gradient kernels support neither groups nor dilation (the message each raises): the
+# transposed conv's forward is one of them, and its backward's filter gradient fails on a grouped filter's size.
+REFUSED = {
+    ("tensorflow", "grouped", "backward"): "not supported",
+    ("tensorflow", "dilated", "backward"): "not yet support",
+    ("tensorflow", "convT.grouped", "forward"): "not supported on CPU",
+    ("tensorflow", "convT.dilated", "forward"): "not yet support",
+    ("tensorflow", "convT.dilated", "backward"): "not yet support",
+    ("tensorflow", "convT.grouped", "backward"): "filter_size does not have enough elements",
+}
 
 
 def _canonical(value: object, case: Case, channels_last: bool) -> list[np.ndarray]:
@@ -134,7 +198,7 @@ def _canonical(value: object, case: Case, channels_last: bool) -> list[np.ndarra
         return arrays
     out = []
     for a in arrays:
-        if a.ndim == 4 and a.shape[0] == case.kernel and case.op == "conv":  # filter (kh, kw, I, O)
+        if a.ndim == 4 and a.shape[0] == case.kernel and case.op in CONV_OPS:  # filter (kh, kw, I, O)
             depthwise = case.groups > 1 and case.groups == case.x[1]
             a = a.transpose(2, 3, 0, 1) if depthwise else a.transpose(3, 2, 0, 1)
         elif a.ndim == 4:
@@ -164,7 +228,23 @@ def _terms(case: Case, direction: str) -> list[int] | None:
 
 def _agree(case: Case, direction: str, got: list[np.ndarray], expected: list[np.ndarray], arrays) -> list[bool]:
     """Each float64 framework output against the float64 reference: within tolerance.agree's bound, whose
-    magnitude is the same reference call on absolute values (max pooling keeps x, which decides the routing)."""
+    magnitude is the same reference call on absolute values (max pooling keeps x, which decides the routing).
+    The transposed convolution's bounds are reference.tolerance's own (they include the reference's rounding)."""
+    if case.op == "conv_transpose":
+        geo = {
+            "stride": case.stride,
+            "padding": case.padding,
+            "output_padding": case.output_padding,
+            "dilation": case.dilation,
+            "groups": case.groups,
+        }
+        if direction == "forward":
+            bounds = [tolerance.conv_transpose_bound(arrays["x"], arrays["w"], arrays["b"], dtype=np.float64, **geo)]
+        else:
+            bounds = list(
+                tolerance.conv_transpose_backward_bound(arrays["x"], arrays["w"], arrays["dy"], dtype=np.float64, **geo)
+            )
+        return [bool(np.all(np.abs(g - e) <= bound)) for g, e, bound in zip(got, expected, bounds, strict=True)]
     terms = _terms(case, direction)
     if terms is None:
         return [np.array_equal(g, e) for g, e in zip(got, expected)]
@@ -191,7 +271,7 @@ def test_framework_builders_compute_what_the_reference_computes(name):
                 result = framework.build(case, direction, arrays)()
             except Exception as exc:  # refusals the benchmark reports as "unsupported"
                 assert (name, case.name, direction) in REFUSED, exc
-                assert "not supported" in str(exc) or "not yet support" in str(exc)
+                assert REFUSED[name, case.name, direction] in str(exc)
                 continue
             got = _canonical(result, case, name == "tensorflow")
             assert [g.shape for g in got] == [e.shape for e in expected], (case.name, direction)
@@ -262,7 +342,7 @@ def test_blas_kernel_without_threadpoolctl_is_unknown(monkeypatch):
 def test_ceiling_fraction_uses_the_fastest_calls(results):
     """The ceiling is a peak, so the reference's fraction of it compares its fastest call."""
     for r in results["records"]:
-        if r["op"] == "conv":
+        if r["op"] in CONV_OPS:
             best = r["work"] / r["times"]["reference"]["min"] / 1e9
             assert r["ceiling_fraction"] == pytest.approx(best / results["ceiling"]["float64"])
 

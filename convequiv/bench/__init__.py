@@ -4,13 +4,13 @@ Times the reference against PyTorch and TensorFlow (each optional: a missing fra
 reported, never fatal) on a fixed shape set (:mod:`.shapes`), in float64 and float32, forward and
 backward, in one process with the same thread count for every library. Per case it records the
 median time of each implementation, the ratio reference / framework, the throughput (GFLOP/s for
-conv, window taps per second for pooling), the reference's fraction of this machine's NumPy matmul
-ceiling (conv) and the reference's peak memory relative to its input + output bytes
-(:mod:`.timing` says how each is measured). It also times every op's single call on the suite's
-typical tiny shapes against PyTorch (:mod:`.small`), and records which BLAS library and CPU kernel
-NumPy ran, as the library reports it (:func:`.timing.blas_kernel`). :mod:`.report` turns the run
-into geometric means, target verdicts and a Markdown report. Frameworks are imported only by
-:func:`run`.
+conv and transposed conv, window taps per second for pooling), the reference's fraction of this
+machine's NumPy matmul ceiling (conv and transposed conv) and the reference's peak memory relative
+to its input + output bytes (:mod:`.timing` says how each is measured). It also times every op's
+single call on the suite's typical tiny shapes against PyTorch (:mod:`.small`), and records which
+BLAS library and CPU kernel NumPy ran, as the library reports it (:func:`.timing.blas_kernel`).
+:mod:`.report` turns the run into geometric means, target verdicts and a Markdown report.
+Frameworks are imported only by :func:`run`.
 
 Needs beyond the reference: :data:`NEEDS` (``threadpoolctl`` fixes NumPy's BLAS threads and reports
 its kernel; without it the bench refuses to run, exit status 2) and the frameworks it compares with.
@@ -35,7 +35,18 @@ from . import small as small_cases
 from . import suite_speed
 from .frameworks import NAMES, Framework, load
 from .report import evaluate_targets, machine_info, render_markdown, summarize
-from .shapes import CASES, DIRECTIONS, Case, make_inputs, output_shape, reference_call, select, work, work_unit
+from .shapes import (
+    CASES,
+    CONV_OPS,
+    DIRECTIONS,
+    Case,
+    make_inputs,
+    output_shape,
+    reference_call,
+    select,
+    work,
+    work_unit,
+)
 from .small import SMALL_CASES, SmallCase
 from .timing import blas_kernel, blas_threads, matmul_ceiling, nbytes, peak_memory, time_blocks
 
@@ -200,7 +211,7 @@ def run_benchmark(
     # The practical ceiling is the better of the two measurements: load from elsewhere only lowers it.
     ceiling = {dtype: max(ceiling_before[dtype], ceiling_after[dtype]) for dtype in ceiling_before}
     for record in records:
-        if record["op"] == "conv":  # the best call against the best matmul: both are peaks
+        if record["op"] in CONV_OPS:  # the best call against the best matmul: both are peaks
             best = record["work"] / record["times"]["reference"]["min"] / 1e9
             record["ceiling_fraction"] = best / ceiling["float64"]
     spreads = sorted(t["median"] / t["min"] - 1 for r in records for t in r["times"].values())
@@ -276,7 +287,7 @@ def _bench_one(
     """One (case, dtype, direction): the reference's memory call, each framework's trial call, then timing."""
     inputs = (
         ("x", "w", "b" if direction == "forward" else "dy")
-        if case.op == "conv"
+        if case.op in CONV_OPS
         else ("x", "dy")[: 1 + (direction == "backward")]
     )
     calls = {"reference": reference_call(case, direction, arrays)}
@@ -300,8 +311,13 @@ def _bench_one(
     amount = work(case, direction)
     ref = timings["reference"].median
     throughput = {name: amount / t.median / 1e9 for name, t in timings.items()}
-    n, c, _, _ = case.x
+    n, c, h, w = case.x
     out = output_shape(case)
+    # The matrix products: conv contracts C / groups * kh * kw per output position; the transposed
+    # conv (col2im) contracts C / groups per input position.
+    transposed = case.op == "conv_transpose"
+    contraction = c // case.groups * (1 if transposed else case.kernel**2)
+    positions = n * (h * w if transposed else int(np.prod(out[2:])))
     return {
         "case": case.key,
         "name": case.name,
@@ -312,9 +328,9 @@ def _bench_one(
         "geometry": {
             "groups": case.groups,
             "out_channels": case.out_channels,
-            "contraction": c // case.groups * case.kernel**2,
+            "contraction": contraction,
             "in_per_group": c // case.groups,
-            "positions": n * int(np.prod(out[2:])),
+            "positions": positions,
         },
         "work": amount,
         "unit": work_unit(case),

@@ -13,6 +13,9 @@ conv fwd      ``F.conv2d`` (with bias)                ``Conv2D`` / ``DepthwiseCo
 conv bwd      ``aten.convolution_backward`` (dx, dw,  ``Conv2DBackpropInput`` +
               db; no forward)                         ``Conv2DBackpropFilter`` + ``reduce_sum``
                                                       (depthwise variants for depthwise cases)
+convT fwd     ``F.conv_transpose2d`` (with bias)      ``Conv2DBackpropInput`` + ``BiasAdd``
+convT bwd     ``aten.convolution_backward`` with      ``Conv2D`` (dx) + ``Conv2DBackpropFilter``
+              ``transposed=True`` (dx, dw, db)        (dw) + ``reduce_sum`` (db)
 max fwd       ``F.max_pool2d``                        ``tf.nn.max_pool2d``
 max bwd       forward with indices +                  forward + ``MaxPoolGrad``
               ``max_pool2d_with_indices_backward``
@@ -26,6 +29,18 @@ global max    ``amax``; bwd autograd (+ forward)      ``reduce_max``; bwd ``Grad
 
 Backward passes that need the forward's maximum include the forward, exactly as the reference's
 ``*_backward`` functions recompute it; the others call the framework's gradient kernel directly.
+The transposed convolution (``convT``) is the adjoint of the convolution from ``O`` to ``C``
+channels whose weight, in PyTorch's ``(C, O / groups, kh, kw)`` layout, is the transposed conv's own:
+TensorFlow's filter is that convolution's HWIO filter ``(kh, kw, O, C)`` (``w.transpose(2, 3, 1, 0)``,
+no flip), its forward is that convolution's input gradient ``Conv2DBackpropInput`` with
+``input_sizes`` the transposed output ``(N, H_out, W_out, O)`` (``output_padding`` is in those sizes),
+and its backward, as TensorFlow's own gradient of ``Conv2DBackpropInput`` computes it, is
+``dx = Conv2D(dy, filter)`` and ``dw = Conv2DBackpropFilter(dy, filter shape, x)`` with the same
+strides and explicit padding. TensorFlow's CPU kernels have no grouped or dilated transposed
+convolution (no benchmark case has either): ``Conv2DBackpropInput`` and ``Conv2DBackpropFilter``
+refuse ``dilation > 1`` ("do not yet support dilation rates larger than 1"), ``Conv2DBackpropInput``
+refuses ``groups > 1`` ("not supported on CPU") and ``Conv2DBackpropFilter`` fails on the grouped
+filter's size; the benchmark reports such a case as unsupported.
 TensorFlow pools support only ``VALID`` / ``SAME``: a padded pool case runs with ``SAME`` (same
 output shape and work); where that pads differently from the case, the framework's ``notes`` say so.
 """
@@ -42,7 +57,7 @@ import numpy as np
 from convequiv import reference
 
 from . import small
-from .shapes import Case
+from .shapes import Case, output_shape
 from .small import SmallCase
 
 Builder = Callable[[Case, str, dict[str, np.ndarray]], Callable[[], object]]
@@ -101,6 +116,14 @@ def _load_torch(threads: int) -> Framework:
             mask = [True, True, True]
             return lambda: aten.convolution_backward(
                 dy, x, w, [w.shape[0]], [s, s], [p, p], [d, d], False, [0, 0], case.groups, mask
+            )
+        if case.op == "conv_transpose":
+            w, b, op, g = t["w"], t["b"], case.output_padding, case.groups
+            if fwd:
+                return lambda: functional.conv_transpose2d(x, w, b, s, p, op, g, d)
+            mask = [True, True, True]
+            return lambda: aten.convolution_backward(
+                dy, x, w, [case.out_channels], [s, s], [p, p], [d, d], True, [op, op], g, mask
             )
         if case.op == "max_pool":
             if fwd:
@@ -168,6 +191,8 @@ def _load_tensorflow(threads: int) -> Framework:
         n, c, h, wd = case.x
         if case.op == "conv":
             return _tf_conv(tf, case, fwd, x, dy, arrays)
+        if case.op == "conv_transpose":
+            return _tf_conv_transpose(tf, case, fwd, x, dy, arrays)
         if case.op in ("max_pool", "avg_pool"):
             padding = "SAME" if p else "VALID"
             if p:
@@ -252,3 +277,34 @@ def _tf_conv(tf: object, case: Case, fwd: bool, x: object, dy: object, arrays: d
         return dx, dw, tf.reduce_sum(dy, axis=(0, 1, 2))  # type: ignore[attr-defined]
 
     return conv_grad
+
+
+def _tf_conv_transpose(
+    tf: object, case: Case, fwd: bool, x: object, dy: object, arrays: dict[str, np.ndarray]
+) -> Callable:
+    """TensorFlow transposed conv forward / backward through the adjoint convolution's kernels
+    (module docstring); ``groups > 1`` is left to TensorFlow to refuse."""
+    raw = tf.raw_ops  # type: ignore[attr-defined]
+    s, p, d = case.stride, case.padding, case.dilation
+    filt = tf.constant(np.ascontiguousarray(arrays["w"].transpose(2, 3, 1, 0)))  # type: ignore[attr-defined]
+    bias = tf.constant(arrays["b"])  # type: ignore[attr-defined]
+    geo = {
+        "strides": [1, s, s, 1],
+        "dilations": [1, d, d, 1],
+        "padding": "EXPLICIT" if p else "VALID",
+        "explicit_paddings": [0, 0, p, p, p, p, 0, 0] if p else [],
+    }
+    n, o, h_out, w_out = output_shape(case)
+    y_shape = tf.constant([n, h_out, w_out, o], dtype=tf.int32)  # type: ignore[attr-defined]
+    f_shape = tf.shape(filt)  # type: ignore[attr-defined]
+    if fwd:
+        return lambda: tf.nn.bias_add(  # type: ignore[attr-defined]
+            raw.Conv2DBackpropInput(input_sizes=y_shape, filter=filt, out_backprop=x, **geo), bias
+        )
+
+    def conv_transpose_grad() -> tuple[object, object, object]:
+        dx = raw.Conv2D(input=dy, filter=filt, **geo)
+        dw = raw.Conv2DBackpropFilter(input=dy, filter_sizes=f_shape, out_backprop=x, **geo)
+        return dx, dw, tf.reduce_sum(dy, axis=(0, 1, 2))  # type: ignore[attr-defined]
+
+    return conv_transpose_grad

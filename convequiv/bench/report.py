@@ -5,6 +5,9 @@ ratio reference / framework (below 1: the reference is faster). The targets comp
 reference with PyTorch on CPU (limits on those geometric means, on every depthwise and
 single-channel convolution, and on every small case's per-call time), with this machine's own
 matmul ceiling (large convolutions), and with the sizes of each call's arrays (peak memory).
+The transposed convolution (``conv_transpose``) has no target: its geometric means are listed
+among the targets as informational rows (:data:`INFORMATIONAL_OPS`), and its table shows the
+reference's fraction of the matmul ceiling like the convolution's.
 """
 
 from __future__ import annotations
@@ -20,8 +23,14 @@ import numpy as np
 from convequiv import reference
 from convequiv.reference.windows import CHUNK_BYTES
 
+from .shapes import CONV_OPS
+
 Record = dict[str, Any]
 
+#: Ops without a target whose geometric means reference / PyTorch are listed with the targets.
+INFORMATIONAL_OPS = ("conv_transpose",)
+#: The verdict of an informational row (shown plain, not in bold like a miss).
+NO_TARGET = "no target (informational)"
 POOLING_OPS = ("max_pool", "avg_pool", "depth_pool", "global_avg_pool", "global_max_pool")
 MEMORY_FACTOR = 3
 CEILING_FRACTION = 0.5
@@ -119,6 +128,10 @@ def evaluate_targets(
         value = stat["geomean"]
         verdict = "met" if value <= t.limit else _over(value, t.limit)
         results.append({"target": name, "measured": round(value, 3), "verdict": verdict})
+    for s in summary:
+        if s["op"] in INFORMATIONAL_OPS and s.get("torch") is not None:
+            name = f"{s['op']} {s['direction']} {s['dtype']}: geomean reference / PyTorch"
+            results.append({"target": name, "measured": round(s["torch"]["geomean"], 3), "verdict": NO_TARGET})
 
     one = [
         r
@@ -317,8 +330,11 @@ def render_markdown(results: dict[str, Any]) -> str:
         "- **Work.** Convolution: GFLOP/s with 2 x MACs per forward call and 4 x MACs per backward call "
         "(dx and dw; db is negligible), `MACs = N * O * H_out * W_out * C/groups * kh * kw`. Pooling: Gtap/s, one "
         "operation per window tap (a compare or an add), forward and backward alike: `N * C * H_out * W_out * kh * kw` "
-        "taps; depth pooling `N * C_out * H * W * k`; global pooling `N * C * H * W`.",
-        "- **Ceiling.** The reference's conv GFLOP/s in its fastest call as a fraction of the float64 matmul ceiling "
+        "taps; depth pooling `N * C_out * H * W * k`; global pooling `N * C * H * W`. Transposed convolution: "
+        "GFLOP/s, the MACs of the convolution it is the adjoint of, counted on its input, "
+        "`MACs = N * C * H_in * W_in * O/groups * kh * kw`, 2 x forward, 4 x backward.",
+        "- **Ceiling.** The reference's conv (and transposed conv) GFLOP/s in its fastest call as a fraction of the "
+        "float64 matmul ceiling "
         "above, itself the fastest of its calls (both peaks, so load from other processes lowers neither more than "
         "the other; the reference computes in float64 whatever the input dtype).",
         "- **Small cases.** Per-call time of every op, forward and backward, on the suite's typical tiny shapes "
@@ -331,6 +347,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "pooling) include the forward, as the reference's backward functions recompute it; the others call "
         "the gradient kernel directly (conv: `aten.convolution_backward` / `Conv2DBackpropInput` + "
         "`Conv2DBackpropFilter`, giving dx, dw and db; avg pooling: `avg_pool2d_backward` / `AvgPoolGrad`). "
+        "Transposed conv: `F.conv_transpose2d` / `Conv2DBackpropInput` forward, `aten.convolution_backward` "
+        "(transposed) / `Conv2D` (dx) + `Conv2DBackpropFilter` (dw) backward. "
         "TensorFlow runs eagerly on NHWC tensors prepared before timing. Details in `convequiv/bench/frameworks.py`.",
         "",
         "## Targets",
@@ -340,7 +358,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     for t in results["targets"]:
         measured = t["measured"] if t["measured"] is not None else "–"
-        verdict = t["verdict"] if t["verdict"] == "met" else f"**{t['verdict']}**"
+        verdict = t["verdict"] if t["verdict"] in ("met", NO_TARGET) else f"**{t['verdict']}**"
         lines.append(f"| {t['target']} | {measured} | {verdict} |")
     columns = ["op", "direction", "dtype", "cases", *(f"ref / {FRAMEWORK_TITLES.get(fw, fw)}" for fw in present)]
     lines += ["", "## Geometric means of reference / framework", "", _row(columns), "|" + "---|" * len(columns)]
@@ -402,7 +420,7 @@ def _case_tables(results: dict[str, Any], present: list[str]) -> list[str]:
     for op in ops:
         records = [r for r in results["records"] if r["op"] == op]
         unit = records[0]["unit"]
-        conv = op == "conv"
+        conv = op in CONV_OPS
         columns = [
             *("case", "shape", "dtype", "dir", "ref ms"),
             *(f"{t} ms" for t in titles),

@@ -10,6 +10,12 @@ Work model (what the throughput column counts):
 * convolution: ``MACs = N * O * H_out * W_out * (C / groups) * kh * kw``; the forward pass does
   ``2 * MACs`` floating-point operations, the backward pass ``4 * MACs`` (``dx`` and ``dw`` are
   one product each; ``db`` is negligible). Reported as GFLOP/s.
+* transposed convolution (``conv_transpose``, decoder layers: DCGAN generator, U-Net, FCN
+  upsampling): the same MACs as the convolution it is the adjoint of, counted on its *input*:
+  ``MACs = N * C * H_in * W_in * (O / groups) * kh * kw``; ``2 * MACs`` forward, ``4 * MACs``
+  backward, GFLOP/s. Its weight is ``(C, O / groups, kh, kw)`` (PyTorch's layout) and its output
+  length per dimension ``(n - 1) * s - 2p + d * (k - 1) + 1 + output_padding``
+  (:func:`convequiv.reference.transposed_output_size`).
 * pooling: one operation (a compare or an add) per window tap, forward and backward alike:
   ``N * C * H_out * W_out * kh * kw`` taps; depth pooling ``N * C_out * H * W * k``; global pooling
   ``N * C * H * W``. Reported as Gtap/s (10^9 taps per second).
@@ -25,16 +31,19 @@ import numpy as np
 
 from convequiv import reference
 
-OPS = ("conv", "max_pool", "avg_pool", "depth_pool", "global_avg_pool", "global_max_pool")
+OPS = ("conv", "conv_transpose", "max_pool", "avg_pool", "depth_pool", "global_avg_pool", "global_max_pool")
 DIRECTIONS = ("forward", "backward")
+#: The ops with a weight and a bias whose work is counted in FLOPs (matrix products).
+CONV_OPS = ("conv", "conv_transpose")
 
 
 @dataclass(frozen=True)
 class Case:
     """One benchmarked layer: the op, the input shape ``(N, C, H, W)`` and the op's arguments.
 
-    ``out_channels`` and ``groups`` are conv-only; ``kernel`` is the pool size of depth pooling.
-    ``padding`` is symmetric. ``quick`` marks the members of the ``--quick`` subset.
+    ``out_channels``, ``groups`` (and ``output_padding``, transposed only) are for the ops of
+    :data:`CONV_OPS`; ``kernel`` is the pool size of depth pooling. ``padding`` is symmetric.
+    ``quick`` marks the members of the ``--quick`` subset.
     """
 
     name: str
@@ -46,6 +55,7 @@ class Case:
     padding: int = 0
     dilation: int = 1
     groups: int = 1
+    output_padding: int = 0
     count_include_pad: bool = True
     quick: bool = False
 
@@ -55,21 +65,23 @@ class Case:
         return f"{self.op}:{self.name}"
 
     def describe(self) -> str:
-        """Short human-readable shape, e.g. ``8x64x56x56 * 64 3x3 s1 p1``."""
+        """Short human-readable shape, e.g. ``8x64x56x56 * 64 3x3 s1 p1`` (transposed: ``*T``)."""
         shape = "x".join(str(v) for v in self.x)
         k = f"{self.kernel}x{self.kernel}"
-        if self.op == "conv":
+        if self.op in CONV_OPS:
             extra = "".join(
                 text
                 for text, show in (
                     (f" s{self.stride}", self.stride != 1),
                     (f" p{self.padding}", self.padding != 0),
+                    (f" op{self.output_padding}", self.output_padding != 0),
                     (f" d{self.dilation}", self.dilation != 1),
                     (f" g{self.groups}", self.groups != 1),
                 )
                 if show
             )
-            return f"{shape} * {self.out_channels} {k}{extra}"
+            star = "*T" if self.op == "conv_transpose" else "*"
+            return f"{shape} {star} {self.out_channels} {k}{extra}"
         if self.op in ("max_pool", "avg_pool"):
             pad = f" p{self.padding}" if self.padding else ""
             cip = "" if self.op == "max_pool" or not self.padding or self.count_include_pad else " excl-pad"
@@ -81,6 +93,10 @@ class Case:
 
 def _conv(name: str, x: tuple[int, int, int, int], o: int, k: int, **kw: object) -> Case:
     return Case(name, "conv", x, kernel=k, out_channels=o, **kw)  # type: ignore[arg-type]
+
+
+def _conv_t(name: str, x: tuple[int, int, int, int], o: int, k: int, **kw: object) -> Case:
+    return Case(name, "conv_transpose", x, kernel=k, out_channels=o, **kw)  # type: ignore[arg-type]
 
 
 def _pool(op: str, name: str, x: tuple[int, int, int, int], k: int, s: int, **kw: object) -> Case:
@@ -117,6 +133,12 @@ CASES: tuple[Case, ...] = (
     _conv("mobilenet.dw.112", (8, 32, 112, 112), 32, 3, padding=1, groups=32, quick=True),
     _conv("mobilenet.dw.56s2", (8, 144, 56, 56), 144, 3, stride=2, padding=1, groups=144),
     _conv("mobilenet.dw.14", (8, 512, 14, 14), 512, 3, padding=1, groups=512),
+    # Transposed convolutions of decoders: the DCGAN generator's 4x4 stride-2 upsamplings, a U-Net
+    # up-convolution (2x2 stride 2, no overlap) and an FCN-style 2x upsampling to 21 classes.
+    _conv_t("dcgan.g2", (8, 512, 4, 4), 256, 4, stride=2, padding=1),
+    _conv_t("dcgan.g3", (8, 256, 8, 8), 128, 4, stride=2, padding=1),
+    _conv_t("unet.up2x2", (4, 128, 28, 28), 64, 2, stride=2),
+    _conv_t("fcn.up2x", (2, 64, 32, 32), 21, 4, stride=2, padding=1, quick=True),
     # Max pooling: the models' 2x2 pools and ResNet's 3x3 stride-2 stem pool.
     _pool("max_pool", "mnist.pool1", (64, 32, 26, 26), 2, 2, quick=True),
     _pool("max_pool", "mnist.pool2", (64, 64, 11, 11), 2, 2),
@@ -147,8 +169,15 @@ def select(cases: tuple[Case, ...] | list[Case], *, quick: bool = False, only: s
 
 
 def output_shape(case: Case) -> tuple[int, ...]:
-    """The forward output shape (channels-first), from :func:`convequiv.reference.output_size`."""
+    """The forward output shape (channels-first), from :func:`convequiv.reference.output_size`
+    (transposed: :func:`convequiv.reference.transposed_output_size`)."""
     n, c, h, w = case.x
+    if case.op == "conv_transpose":
+        geo = {"stride": case.stride, "padding": case.padding, "dilation": case.dilation}
+        return (n, case.out_channels) + tuple(
+            reference.transposed_output_size(size, case.kernel, output_padding=case.output_padding, **geo)
+            for size in (h, w)
+        )
     if case.op == "depth_pool":
         return (n, c // case.kernel, h, w)
     if case.op.startswith("global"):
@@ -168,6 +197,9 @@ def work(case: Case, direction: str) -> float:
     if case.op == "conv":
         macs = math.prod(out) * (c // case.groups) * case.kernel**2
         return (2 if direction == "forward" else 4) * macs
+    if case.op == "conv_transpose":  # the adjoint convolution's MACs, counted on the input
+        macs = n * c * h * w * (case.out_channels // case.groups) * case.kernel**2
+        return (2 if direction == "forward" else 4) * macs
     if case.op in ("max_pool", "avg_pool"):
         return math.prod(out) * case.kernel**2
     if case.op == "depth_pool":
@@ -176,18 +208,19 @@ def work(case: Case, direction: str) -> float:
 
 
 def work_unit(case: Case) -> str:
-    return "GFLOP/s" if case.op == "conv" else "Gtap/s"
+    return "GFLOP/s" if case.op in CONV_OPS else "Gtap/s"
 
 
 def make_inputs(case: Case, dtype: np.dtype, seed: int = 0) -> dict[str, np.ndarray]:
-    """Channels-first inputs in ``dtype``: ``x``, ``dy`` (shaped like the output) and, for conv, ``w``, ``b``."""
+    """Channels-first inputs in ``dtype``: ``x``, ``dy`` (shaped like the output) and, for the ops of
+    :data:`CONV_OPS`, ``w`` (conv ``(O, C / groups, k, k)``, transposed ``(C, O / groups, k, k)``) and ``b``."""
     rng = np.random.default_rng(seed)
     arrays = {"x": rng.standard_normal(case.x), "dy": rng.standard_normal(output_shape(case))}
-    if case.op == "conv":
-        fan_in = case.x[1] // case.groups * case.kernel**2
-        arrays["w"] = rng.standard_normal((case.out_channels, case.x[1] // case.groups, case.kernel, case.kernel))
-        arrays["w"] /= math.sqrt(fan_in)
-        arrays["b"] = rng.standard_normal(case.out_channels)
+    if case.op in CONV_OPS:
+        c, o, g, k = case.x[1], case.out_channels, case.groups, case.kernel
+        shape = (o, c // g, k, k) if case.op == "conv" else (c, o // g, k, k)
+        arrays["w"] = rng.standard_normal(shape) / math.sqrt(shape[1] * k * k)
+        arrays["b"] = rng.standard_normal(o)
     return {name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()}
 
 
@@ -200,6 +233,17 @@ def reference_call(case: Case, direction: str, a: dict[str, np.ndarray]) -> Call
         if fwd:
             return lambda: reference.conv(x, a["w"], a["b"], **geo)
         return lambda: reference.conv_backward(x, a["w"], dy, **geo)
+    if case.op == "conv_transpose":
+        geo = {
+            "stride": case.stride,
+            "padding": case.padding,
+            "output_padding": case.output_padding,
+            "dilation": case.dilation,
+            "groups": case.groups,
+        }
+        if fwd:
+            return lambda: reference.conv_transpose(x, a["w"], a["b"], **geo)
+        return lambda: reference.conv_transpose_backward(x, a["w"], dy, **geo)
     s, p = case.stride, case.padding
     if case.op == "max_pool":
         if fwd:

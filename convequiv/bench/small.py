@@ -50,6 +50,13 @@ SMALL_CASES: tuple[SmallCase, ...] = (
         note="PyTorch pads (1, 1) for the reference's same (0, 1): the same output and work",
     ),
     SmallCase("conv.depthwise", "conv", (2, 4, 7, 6), {"padding": 1, "groups": 4}, w=(4, 1, 3, 3)),
+    SmallCase(
+        "conv_transpose.s2",
+        "conv_transpose",
+        (2, 3, 4, 5),
+        {"stride": 2, "padding": 1, "output_padding": 1},
+        w=(3, 4, 3, 3),
+    ),
     SmallCase("max_pool.3s2", "max_pool", (2, 3, 8, 8), {"kernel": 3, "stride": 2}),
     SmallCase("avg_pool.3s2", "avg_pool", (2, 3, 8, 8), {"kernel": 3, "stride": 2}),
     SmallCase("depth_pool.3", "depth_pool", (2, 6, 4, 5), {"pool_size": 3}),
@@ -59,12 +66,14 @@ SMALL_CASES: tuple[SmallCase, ...] = (
 
 
 def make_inputs(case: SmallCase, seed: int = 0) -> dict[str, np.ndarray]:
-    """float64 ``x``, ``dy`` shaped like the reference's output and, for conv, ``w`` and ``b``."""
+    """float64 ``x``, ``dy`` shaped like the reference's output and, for conv, ``w`` and ``b`` (``O``
+    channels: ``w`` is ``(O, C / groups, kh, kw)``, transposed ``(C, O / groups, kh, kw)``)."""
     rng = np.random.default_rng(seed)
     arrays = {"x": rng.standard_normal(case.x)}
     if case.w is not None:
         arrays["w"] = rng.standard_normal(case.w)
-        arrays["b"] = rng.standard_normal(case.w[0])
+        out_channels = case.w[1] * case.args.get("groups", 1) if case.op == "conv_transpose" else case.w[0]
+        arrays["b"] = rng.standard_normal(out_channels)
     y = np.asarray(reference_call(case, "forward", arrays)())
     arrays["dy"] = rng.standard_normal(y.shape)
     return arrays
@@ -77,6 +86,10 @@ def reference_call(case: SmallCase, direction: str, a: dict[str, np.ndarray]) ->
         if fwd:
             return lambda: reference.conv(x, a["w"], a["b"], **kw)
         return lambda: reference.conv_backward(x, a["w"], a["dy"], **kw)
+    if case.op == "conv_transpose":
+        if fwd:
+            return lambda: reference.conv_transpose(x, a["w"], a["b"], **kw)
+        return lambda: reference.conv_transpose_backward(x, a["w"], a["dy"], **kw)
     forward = getattr(reference, case.op)
     backward = getattr(reference, f"{case.op}_backward")
     if fwd:
@@ -98,6 +111,14 @@ def torch_call(torch: Any, case: SmallCase, direction: str, a: dict[str, np.ndar
             return lambda: functional.conv2d(x, w, b, s, p, 1, g)
         mask = [True, True, True]
         return lambda: aten.convolution_backward(dy, x, w, [w.shape[0]], [s, s], [p, p], [1, 1], False, [0, 0], g, mask)
+    if case.op == "conv_transpose":  # explicit int padding only: PyTorch spells the reference's call exactly
+        w, b = t["w"], t["b"]
+        s, p, op, g = kw.get("stride", 1), kw.get("padding", 0), kw.get("output_padding", 0), kw.get("groups", 1)
+        if fwd:
+            return lambda: functional.conv_transpose2d(x, w, b, s, p, op, g, 1)
+        mask = [True, True, True]
+        o = w.shape[1] * g
+        return lambda: aten.convolution_backward(dy, x, w, [o], [s, s], [p, p], [1, 1], True, [op, op], g, mask)
     if case.op in ("max_pool", "avg_pool"):
         k, s = kw["kernel"], kw.get("stride", kw["kernel"])
         if case.op == "max_pool":

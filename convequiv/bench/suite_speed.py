@@ -42,7 +42,7 @@ DEFAULT_ADAPTERS = (
     "tensorflow/xla",
     "tensorflow/no-onednn",
 )
-OPS = ("conv", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool")
+OPS = ("conv", "conv_transpose", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
