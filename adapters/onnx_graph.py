@@ -1,15 +1,16 @@
 """ONNX graphs of canonical cases, shared by the ``onnxruntime`` and ``onnx/reference`` adapters.
 
-A case becomes the model an exporter would write for it: one node (``Conv``, ``MaxPool``,
-``AveragePool``, ``GlobalMaxPool``, ``GlobalAveragePool``), or a short node sequence where ONNX has
-no single operator (depth pooling, global pooling without ``keepdims``), built with
+A case becomes the model an exporter would write for it: one node (``Conv``, ``ConvTranspose``,
+``MaxPool``, ``AveragePool``, ``GlobalMaxPool``, ``GlobalAveragePool``), or a short node sequence
+where ONNX has no single operator (depth pooling, global pooling without ``keepdims``), built with
 :mod:`onnx.helper` in the case's dtype at one opset. The plan (:class:`OnnxPlan`) holds the nodes
 with their attributes, so the plan *is* the model: :func:`model` builds it, :func:`source` writes
 the same model as standalone ``onnx.helper`` code for a finding's reproduction.
 
 Translation (canonical -> ONNX), through :mod:`convequiv.adapters.translate`:
 
-* layouts are ONNX's own (channels-first, weights ``(O, C / groups, *kernel)``): no transposes;
+* layouts are ONNX's own (channels-first, weights ``(O, C / groups, *kernel)``, and ``(C, O /
+  groups, *kernel)`` for ``ConvTranspose``, the canonical transposed layout): no transposes;
 * ``strides`` is always written (ONNX's default is 1, not the kernel), ``dilations`` for
   convolution and max pooling, and for average pooling from opset 19 (AveragePool-19);
 * padding: api ``"pads"`` writes the resolved ``(lo, hi)`` pairs as ``pads`` (every begin, then
@@ -18,6 +19,24 @@ Translation (canonical -> ONNX), through :mod:`convequiv.adapters.translate`:
   ``auto_pad``) and every other form as ``pads`` (route ``pads``). Exporters write both, and
   runtimes resolve ``auto_pad`` on a code path of its own;
 * ``ceil_mode`` and ``count_include_pad`` are attributes (0 / 1);
+* transposed convolution (``ConvTranspose``; ``kernel_shape``, ``strides``, ``dilations``,
+  ``group`` and ``output_padding`` always written, ``output_shape`` never): api ``"pads"`` writes the
+  resolved crop ``(lo, hi)`` as ``pads`` and as ``output_padding`` the cells past the uncropped end,
+  ``out - ((n - 1) * s + d * (k - 1) + 1 - lo - hi)``: the case's ``output_padding`` for explicit
+  padding and ``"valid"``; for ``"same"`` / ``"same_lower"`` the ``s - d * (k - 1) - 1`` cells past
+  the last tap where the effective kernel is shorter than the stride, else 0 (route ``pads``). ONNX
+  Runtime and the reference evaluator take only ``output_padding < stride`` (ONNX says "less than
+  the stride/dilation"); where the case's reaches the stride (which a dilation allows), as much of
+  it as the end padding holds moves into ``pads`` (``hi - c`` and ``output_padding - c`` with ``c =
+  min(hi, output_padding)``: the same cells; route ``pads + fold``). Api ``"auto_pad"`` writes
+  ``VALID`` (with the case's ``output_padding``), ``SAME_UPPER`` or ``SAME_LOWER`` (route
+  ``auto_pad``), every other form as ``pads``. ONNX defines SAME by ``out = n * s`` and
+  ``total_padding = s * (n - 1) + d * (k - 1) + 1 - n * s``, split like ``Conv``'s: the reference's
+  ``"same"`` / ``"same_lower"`` while the effective kernel is at least the stride. Below it the total
+  is negative, which ``pads`` (``>= 0``) cannot hold: ONNX shape inference and ONNX Runtime clamp it
+  at 0 (a shorter output), the reference evaluator splits it (empty cells before the first tap);
+  the reference keeps all ``s - d * (k - 1) - 1`` empty cells at the end. A real semantic
+  difference of the route, recorded (``*-convtranspose-same-short-kernel*``), not routed around;
 * depth pooling (route ``reshape + pool``): ``Reshape`` to ``(N, 1, C, prod(spatial))``, a 2-D
   ``MaxPool`` / ``AveragePool`` with kernel ``(k, 1)`` and strides ``(s, 1)``, ``Reshape`` back to
   ``(N, C', *spatial)``: the channel axis pooled as a spatial one, as converters of channel pooling
@@ -43,7 +62,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase, DepthPoolCase, GlobalPoolCase, PoolCase
 
 from . import translate as tr
 from .base import Plan, Unsupported
@@ -131,6 +150,42 @@ def conv_plan(case: ConvCase, api: str, dtype: str, opset: int) -> OnnxPlan:
     return OnnxPlan(case, api, dtype, route, "Conv", opset=opset, nodes=(node,))
 
 
+def conv_transpose_plan(case: ConvTransposeCase, api: str, dtype: str, opset: int) -> OnnxPlan:
+    """``ConvTranspose`` with ``pads`` and the ``output_padding`` that gives the case's output
+    length (folded into the end padding where it reaches the stride), or ``auto_pad`` for the string
+    paddings through api ``"auto_pad"`` (module docstring)."""
+    auto = tr.onnx_auto_pad(case.padding) if api == "auto_pad" else None
+    padding: dict[str, Any]
+    if auto is not None:
+        route, padding, extra = "auto_pad", {"auto_pad": auto}, list(case.output_padding)
+    else:
+        pads, extra = [], []
+        for out, full, (lo, hi), s in zip(case.out_shape[2:], case.full_sizes, case.pads, case.stride):
+            tail = out - (full - lo - hi)  # cells past the uncropped end: output_padding
+            cut = min(hi, tail) if tail >= s else 0
+            pads.append((lo, hi - cut))
+            extra.append(tail - cut)
+        route = "pads" if tuple(pads) == case.pads else "pads + fold"
+        padding = {"pads": tr.onnx_pads(tuple(pads))}
+    inputs = ("x", "w", "b") if case.bias else ("x", "w")
+    attrs = _attributes(
+        kernel_shape=list(case.kernel),
+        strides=list(case.stride),
+        dilations=list(case.dilation),
+        group=case.groups,
+        output_padding=extra,
+        **padding,
+    )
+    node = Node("ConvTranspose", inputs, ("y",), attrs)
+    return OnnxPlan(case, api, dtype, route, "ConvTranspose", opset=opset, nodes=(node,))
+
+
+def output_padding(plan: OnnxPlan) -> tuple[int, ...]:
+    """The ``output_padding`` attribute of the plan's (first) node; ``()`` where it has none."""
+    values: list[int] = dict(plan.nodes[0].attributes).get("output_padding", [])
+    return tuple(values)
+
+
 def pool_plan(case: PoolCase, api: str, dtype: str, opset: int) -> OnnxPlan | Unsupported:
     """MaxPool / AveragePool; average-pool dilation needs AveragePool-19 (refused before)."""
     route, padding = _padding(case, api)
@@ -184,6 +239,8 @@ def plan_for(case: Case, api: str, dtype: str, opset: int) -> OnnxPlan | Unsuppo
     """The model of ``case`` through ``api`` in ``dtype`` at ``opset`` (module docstring)."""
     if isinstance(case, ConvCase):
         return conv_plan(case, api, dtype, opset)
+    if isinstance(case, ConvTransposeCase):
+        return conv_transpose_plan(case, api, dtype, opset)
     if isinstance(case, PoolCase):
         return pool_plan(case, api, dtype, opset)
     if isinstance(case, DepthPoolCase):
@@ -200,6 +257,10 @@ def _input_shapes(case: Case) -> dict[str, tuple[int, ...]]:
         shapes["w"] = case.w_shape
         if case.bias:
             shapes["b"] = (case.w_shape[0],)
+    if isinstance(case, ConvTransposeCase):
+        shapes["w"] = case.w_shape
+        if case.bias:
+            shapes["b"] = (case.out_channels,)
     return shapes
 
 
@@ -270,7 +331,7 @@ def newest_opset() -> int:
 def source(plan: OnnxPlan) -> list[str]:
     """Lines of standalone ``onnx.helper`` code that build ``plan``'s model as ``model``."""
     elem = "TensorProto.FLOAT" if plan.dtype == "float32" else "TensorProto.DOUBLE"
-    lines = ["inputs = ["]
+    lines = ["graph_inputs = ["]  # not ``inputs``: the reproductions' function takes that name
     for name, shape in _input_shapes(plan.case).items():
         lines.append(f"    helper.make_tensor_value_info({name!r}, {elem}, {list(shape)}),")
     lines.append("]")
@@ -285,7 +346,7 @@ def source(plan: OnnxPlan) -> list[str]:
     lines.append("]")
     lines += [
         f"output = helper.make_tensor_value_info('y', {elem}, {[None] * len(plan.case.out_shape)})",
-        "graph = helper.make_graph(nodes, 'case', inputs, [output], initializer=constants)",
+        "graph = helper.make_graph(nodes, 'case', graph_inputs, [output], initializer=constants)",
         f"opsets = [helper.make_opsetid('', {plan.opset})]",
         "model = helper.make_model(graph, opset_imports=opsets)",
         "model.ir_version = helper.find_min_ir_version_for(opsets)",
@@ -308,6 +369,7 @@ __all__ = [
     "input_names",
     "model",
     "newest_opset",
+    "output_padding",
     "parse_variant",
     "plan_for",
     "source",

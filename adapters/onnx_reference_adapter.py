@@ -4,7 +4,7 @@
 The evaluator is the NumPy implementation ONNX uses to produce the expected outputs of its
 backend conformance tests, so what it computes is what ONNX's test data say every runtime must
 compute. Selected as ``onnx/reference`` (the newest opset of the installed ``onnx``) or
-``onnx/reference/opsetN``.
+``onnx/reference/opsetN``. Ops: those of ``onnxruntime``, ``conv_transpose`` included.
 
 Translation, APIs and routes: those of :mod:`convequiv.adapters.onnx_graph` (the same models
 ``onnxruntime`` runs; APIs ``"pads"`` and ``"auto_pad"``). Each model is first validated with
@@ -15,7 +15,10 @@ Outputs: ``y`` and ``shape`` (ONNX shape inference on the model); no gradients.
 
 Refusals (evidence ``refuses``, raised inside ``onnx``): average-pool dilation before opset 19
 (the checker: "Unrecognized attribute: dilations for operator AveragePool"); AveragePool with
-``ceil_mode`` and ``auto_pad`` (the evaluator asserts against it, although ONNX defines it). Every
+``ceil_mode`` and ``auto_pad`` (the evaluator asserts against it, although ONNX defines it);
+ConvTranspose with ``output_padding`` of the stride or more that ``pads + fold`` cannot move into the end
+padding (its Col2Im derives the input length from the output and fails its check, "calculated number of
+sliding blocks"; ONNX allows it below the dilation), claimed only where the grouping runs (below). Every
 dtype runs.
 
 Semantics (found by running; ``docs/findings/onnx-reference-pool.md`` and the ``onnx-reference-*``
@@ -25,7 +28,13 @@ NaN taps, so input NaN counts as padding (AveragePool with ``count_include_pad=0
 propagates it only from a window's first tap, an all-NaN window raises), a window of only padding
 gives 0, 1-D MaxPool with padding returns too few windows or raises, AveragePool with ``ceil_mode``
 reads wrong windows, ``auto_pad`` with dilations uses the undilated kernel, and SAME where the kernel
-is shorter than the stride raises.
+is shorter than the stride raises. ConvTranspose (``docs/findings/onnx-reference-convtranspose-groups.md``,
+``docs/findings/onnx-convtranspose-same-short-kernel.md``): with ``group > 1`` it slices the weight with the
+output-channel count and writes each group into one channel, so it raises except with one input and one
+output channel per group (``onnx-reference-convtranspose-groups-crash``), and there adds ``B[0]`` to every
+channel (``onnx-reference-convtranspose-groups-bias``); ``auto_pad`` SAME where the effective kernel is
+shorter than the stride splits ONNX's negative total padding with floor division and moves empty cells
+before the first tap (``onnx-reference-convtranspose-same-short-kernel``).
 """
 
 from __future__ import annotations
@@ -36,10 +45,16 @@ import numpy as np
 import onnx
 import onnx.reference
 
-from convequiv.reference.cases import Case, PoolCase
+from convequiv.reference.cases import Case, ConvTransposeCase, PoolCase
 
 from . import onnx_graph as og
-from .base import Adapter, Arrays, Plan, Semantics, Unsupported
+from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported
+
+
+def _groups_run(case: ConvTransposeCase) -> bool:
+    """Whether the evaluator's ConvTranspose gets past its grouping: one group, or one input and one
+    output channel per group (module docstring)."""
+    return case.groups == 1 or (case.x_shape[1] == case.groups and case.w_shape[1] == 1)
 
 
 class OnnxReferenceAdapter(Adapter):
@@ -51,6 +66,7 @@ class OnnxReferenceAdapter(Adapter):
     apis = ("pads", "auto_pad")
     dtypes = ("float32", "float64")
     produces = frozenset({"y", "shape"})
+    ops = CLASSIC_OPS | {"conv_transpose"}
     #: Dilated average pooling is answered (convequiv/suite/test_avg_pool_dilation.py).
     avg_pool_dilation = True
     #: Ops whose NaN handling follows neither policy, with the divergence record that describes it.
@@ -66,7 +82,7 @@ class OnnxReferenceAdapter(Adapter):
         return {**super().versions(), "opset": str(self.opset)}
 
     def apis_for(self, op: str) -> tuple[str, ...]:
-        return self.apis if op in ("conv", "max_pool", "avg_pool") else ("pads",)
+        return self.apis if op in ("conv", "conv_transpose", "max_pool", "avg_pool") else ("pads",)
 
     def warm_up(self) -> None:
         plan = og.plan_for(PoolCase("max", (1, 1, 4, 4), 2), "pads", "float32", self.opset)
@@ -81,6 +97,16 @@ class OnnxReferenceAdapter(Adapter):
                 "the evaluator's AveragePool asserts that ceil_mode is not used with auto_pad (ONNX allows both)",
                 attempt=plan,
                 message="ceil_mode is not supported with auto_pad",
+            )
+        # Grouped models other than depthwise 1:1 fail earlier (onnx-reference-convtranspose-groups-crash).
+        stride = case.stride if isinstance(case, ConvTransposeCase) and _groups_run(case) else ()
+        if isinstance(plan, og.OnnxPlan) and any(p >= s for p, s in zip(og.output_padding(plan), stride)):
+            return Unsupported(
+                "the evaluator's ConvTranspose runs Col2Im, which derives the input length from the output "
+                "length and rejects output_padding of the stride or more (ONNX: 'less than the stride/dilation'; "
+                "its shape inference accepts it)",
+                attempt=plan,
+                message="calculated number of sliding blocks",
             )
         return plan
 

@@ -5,13 +5,14 @@ or ``onnxruntime/opsetN`` (variants: :data:`convequiv.adapters.onnx_graph.VARIAN
 opset from 11 up); each variant is an adapter of its own name, so results and divergence records
 can tell opsets apart (a record for ``onnxruntime`` covers every variant).
 
-Translation: the model of :mod:`convequiv.adapters.onnx_graph` (``Conv``, ``MaxPool``,
-``AveragePool``, ``GlobalMaxPool``, ``GlobalAveragePool``; ``Reshape -> pool -> Reshape`` for depth
-pooling; ``Flatten`` after global pooling without ``keepdims``), in the dtype under test. APIs:
+Translation: the model of :mod:`convequiv.adapters.onnx_graph` (``Conv``, ``ConvTranspose``,
+``MaxPool``, ``AveragePool``, ``GlobalMaxPool``, ``GlobalAveragePool``; ``Reshape -> pool -> Reshape``
+for depth pooling; ``Flatten`` after global pooling without ``keepdims``), in the dtype under test. APIs:
 ``"pads"`` (explicit ``pads`` for every padding) and ``"auto_pad"`` (``VALID`` / ``SAME_UPPER`` /
 ``SAME_LOWER`` for the string paddings, explicit ``pads`` for the rest): ONNX Runtime resolves
 ``auto_pad`` on a path of its own. Routes: ``pads``, ``auto_pad``, ``reshape + pool``, ``global``,
-``global + flatten``. Sessions use one intra-op thread and the default graph optimisations.
+``global + flatten``, and ``pads + fold`` for a transposed convolution whose ``output_padding`` reaching the
+stride moves into the end padding. Sessions use one intra-op thread and the default graph optimisations.
 
 Outputs: ``y`` (from :meth:`onnxruntime.InferenceSession.run`) and ``shape``, the output shape
 ONNX shape inference declares for the model (``onnx.shape_inference.infer_shapes``, strict). ONNX
@@ -20,7 +21,7 @@ Runtime has no gradients: ``dx``, ``dw``, ``db`` are reported as not checked.
 Refusals (evidence ``refuses``: session creation or the run raises inside ``onnxruntime``, with the
 message named):
 
-* float64 where the CPU provider has no double kernel: ``Conv``, ``AveragePool``,
+* float64 where the CPU provider has no double kernel: ``Conv``, ``ConvTranspose``, ``AveragePool``,
   ``GlobalAveragePool``, ``GlobalMaxPool`` (NOT_IMPLEMENTED "Could not find an implementation");
   ``MaxPool`` has one. :meth:`OnnxRuntimeAdapter.support` decides by creating the session (once per
   model) and only takes NOT_IMPLEMENTED for a refusal; any other error is left to the run, where it
@@ -28,20 +29,26 @@ message named):
 * average-pool dilation before opset 19 (INVALID_GRAPH "Unrecognized attribute: dilations");
 * ``Conv`` with ``auto_pad`` SAME_UPPER / SAME_LOWER and dilations > 1 ("Dilation not supported for
   AutoPadType", microsoft/onnxruntime#20582);
+* ``ConvTranspose`` with ``output_padding`` of the stride or more, which ONNX allows below the dilation
+  ("less than the stride/dilation", onnx/onnx#3187) and which ``pads + fold`` could not move into the end
+  padding ("output_padding (2) may be too large for stride (1)", at run time);
 * pooling with a pad of ``kernel_shape`` or more on a side ("Pad should be smaller than kernel",
   checked against the undilated kernel; microsoft/onnxruntime#801, #23088), although ONNX defines it.
 
 Semantics (found by running; ``docs/findings/`` and the ``ort-*`` records of
-``convequiv/divergences.toml``): MaxPool and GlobalMaxPool have no single NaN policy. The float32
-kernels without dilation (MLAS) propagate a NaN only when it is a later tap of a window in 2-D / 3-D,
-and skip it in 1-D; the scalar kernels (float64, any dilation > 1) take the window's first input
-tap and then only strictly greater ones, so a window is NaN exactly when its first input tap is
-(``no_nan_policy`` names the record for the suite's NaN-policy proof). Windows with no tap above
-``-inf`` (only padding, or all ``-inf`` / NaN in the float32 kernels) return the lowest finite
-value, not ``-inf``. With ``auto_pad`` SAME and dilations, pooling pads for the undilated kernel
-(wrong shape and values), and MaxPool SAME fails at run time where the kernel is shorter than the
-stride leaves uncovered. Declared: ``nan="ignore"`` (what the float32 1-D kernel does), ties
-unobservable.
+``convequiv/divergences.toml``): ConvTranspose with ``auto_pad`` SAME where the effective kernel is
+shorter than the stride clamps ONNX's negative total padding at 0 and returns ``s - d * (k - 1) - 1``
+cells fewer than ``n * s``, as ONNX shape inference declares (``ort-convtranspose-same-short-kernel``,
+``docs/findings/onnx-convtranspose-same-short-kernel.md``); every other ConvTranspose agrees. MaxPool
+and GlobalMaxPool have no single NaN policy. The float32 kernels without dilation (MLAS) propagate a NaN
+only when it is a later tap of a window in 2-D / 3-D, and skip it in 1-D; the scalar kernels (float64,
+any dilation > 1) take the window's first input tap and then only strictly greater ones, so a window is
+NaN exactly when its first input tap is (``no_nan_policy`` names the record for the suite's NaN-policy
+proof). Windows with no tap above ``-inf`` (only padding, or all ``-inf`` / NaN in the float32 kernels)
+return the lowest finite value, not ``-inf``. With ``auto_pad`` SAME and dilations, pooling pads for the
+undilated kernel (wrong shape and values), and MaxPool SAME fails at run time where the kernel is
+shorter than the stride leaves uncovered. Declared: ``nan="ignore"`` (what the float32 1-D kernel does),
+ties unobservable.
 """
 
 from __future__ import annotations
@@ -54,10 +61,10 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from convequiv.reference.cases import Case, ConvCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase, PoolCase
 
 from . import onnx_graph as og
-from .base import Adapter, Arrays, Plan, Semantics, Unsupported
+from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported
 
 #: What ONNX Runtime says when the CPU provider has no kernel for a node's type.
 NO_KERNEL = "NOT_IMPLEMENTED"
@@ -117,6 +124,7 @@ class OnnxRuntimeAdapter(Adapter):
     apis = ("pads", "auto_pad")
     dtypes = ("float32", "float64")
     produces = frozenset({"y", "shape"})
+    ops = CLASSIC_OPS | {"conv_transpose"}
     #: Dilated average pooling is answered (convequiv/suite/test_avg_pool_dilation.py).
     avg_pool_dilation = True
     #: Ops whose NaN handling follows neither policy, with the divergence record that describes it.
@@ -136,7 +144,7 @@ class OnnxRuntimeAdapter(Adapter):
 
     def apis_for(self, op: str) -> tuple[str, ...]:
         # Depth and global pooling have no padding: one model, one API.
-        return self.apis if op in ("conv", "max_pool", "avg_pool") else ("pads",)
+        return self.apis if op in ("conv", "conv_transpose", "max_pool", "avg_pool") else ("pads",)
 
     def warm_up(self) -> None:
         session(og.model(self._plan(PoolCase("max", (1, 1, 4, 4), 2), "pads", "float32")))
@@ -164,6 +172,13 @@ class OnnxRuntimeAdapter(Adapter):
                 "ONNX Runtime's Conv refuses auto_pad SAME_UPPER / SAME_LOWER with dilations > 1",
                 attempt=plan,
                 message="Dilation not supported for AutoPadType",
+            )
+        if isinstance(case, ConvTransposeCase) and any(p >= s for p, s in zip(og.output_padding(plan), case.stride)):
+            return Unsupported(
+                "ONNX Runtime's ConvTranspose takes output_padding below the stride only (ONNX: 'less than the "
+                "stride/dilation'); cells that far past the last tap cannot move into the end padding",
+                attempt=plan,
+                message=r"output_padding \(\d+\) may be too large for stride",
             )
         too_wide = any(
             lo >= k or hi >= k for (lo, hi), k in zip(getattr(case, "pads", ()), getattr(case, "kernel", ()))
