@@ -3,12 +3,12 @@
 * ``"nn"``, the op-specific functions: ``tf.nn.conv1d`` / ``conv2d`` / ``conv3d``, ``tf.nn.depthwise_conv2d``
   (2-D depthwise cases), ``tf.nn.max_pool{1,2,3}d`` / ``avg_pool{1,2,3}d``, ``tf.nn.max_pool`` / ``avg_pool``
   with a depth window (``ksize=[1, ..., 1, k]``) for depth pooling, ``tf.reduce_max`` / ``reduce_mean`` for
-  global pooling (its only API).
-* ``"generic"``, the rank-generic ``tf.nn.convolution`` (what Keras' TensorFlow backend calls) and
-  ``tf.nn.pool``, and for depth pooling the notes' ``DepthPool``: ``tf.reshape`` into channel groups +
-  ``tf.reduce_max`` / ``reduce_mean`` (``tf.signal.frame`` when the stride is not the pool size). A code path
-  of its own, not an alias: dilation runs as ``space_to_batch`` around an undilated kernel, ``tf.nn.pool`` is
-  TensorFlow's only dilated pooling, and each API refuses cases the other runs.
+  global pooling (its only API), ``tf.nn.conv1d_transpose`` / ``conv2d_transpose`` / ``conv3d_transpose``.
+* ``"generic"``, the rank-generic ``tf.nn.convolution`` (what Keras' TensorFlow backend calls),
+  ``tf.nn.conv_transpose`` and ``tf.nn.pool``, and for depth pooling the notes' ``DepthPool``: ``tf.reshape``
+  into channel groups + ``tf.reduce_max`` / ``reduce_mean`` (``tf.signal.frame`` when the stride is not the
+  pool size). A code path of its own, not an alias: dilation runs as ``space_to_batch`` around an undilated
+  kernel, ``tf.nn.pool`` is TensorFlow's only dilated pooling, and each API refuses cases the other runs.
 
 :meth:`TensorFlowAdapter.support` decides once per (case, api, dtype) how the case reaches TensorFlow and
 returns a :class:`TensorFlowPlan`: the function, the padding argument as TensorFlow receives it, a pre-pad with
@@ -38,6 +38,11 @@ Padding translation (canonical -> TensorFlow), one route per plan:
   SAME when the pads are SAME's and is otherwise unsupported (``lacks count_include_pad``);
 * ``depth window`` (``"nn"`` depth pooling: ``tf.nn.max_pool`` / ``avg_pool`` with ``ksize=[1, ..., 1, k]``),
   ``reshape + reduce`` and ``frame + reduce`` (``"generic"`` depth pooling), ``reduction`` (global pooling).
+
+Transposed convolution (``output_shape`` given explicitly; routes ``native`` SAME / VALID, ``explicit padding
+list`` for ``conv2d_transpose``, ``crop`` of a VALID output, ``+ zero tail``, and ``+ split groups`` /
+``+ dilated kernel`` where TensorFlow's kernels refuse groups or dilation): the module docstring of
+:mod:`convequiv.adapters.tensorflow_transposed`. The filter is ``(*k, O/g, C)`` (kernel layout ``"HWOI"``).
 
 No API has ``ceil_mode``: supported when it changes no window, else ``lacks``. ``max_pool*d`` lacks dilation.
 
@@ -72,8 +77,9 @@ divergences recorded for this adapter, all with oneDNN on, TensorFlow's default 
 * Silently wrong results, recorded too: ``depthwise_conv2d`` with dilation and stride > 1 in one dimension only
   warns (tensorflow#57128); depth average pooling ignores a depth stride with a window of 1 (tensorflow#14886)
   and, in float32 oneDNN 2-/3-D, returns an empty tensor; the float32 oneDNN forward convolution misreads rows
-  for one input channel with an output width of 1 reached by a stride; the float64 Conv3D forward with SAME
-  pads negatively where the stride exceeds the kernel. When ``y`` is misshapen ``run`` returns ``y`` alone.
+  for one input channel with an output width of 1 reached by a stride (and so does the transposed convolution's
+  ``dx``, that convolution of ``dy``); the float64 Conv3D forward with SAME pads negatively where the stride
+  exceeds the kernel. When ``y`` is misshapen ``run`` returns ``y`` alone.
 """
 
 from __future__ import annotations
@@ -87,11 +93,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase, DepthPoolCase, GlobalPoolCase, PoolCase
 from convequiv.reference.geometry import resolve_padding
 
 from . import translate as tr
-from .base import Adapter, Arrays, Plan, Semantics, Unsupported
+from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported
+from .tensorflow_transposed import TransposedCall, transposed_forward, transposed_parts
 
 _FORMATS = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
 Arguments = tuple[tuple[str, Any], ...]
@@ -124,17 +131,35 @@ def kernels_for(dtype: str) -> str:
 @dataclass(frozen=True, kw_only=True)
 class TensorFlowPlan(Plan):
     """``fn`` (the function ``call`` names) is called on the channels-last input, pre-padded with ``prepad``
-    (filled with ``pad_value``), and on the kernel in ``kernel_layout`` (``"HWIO"`` or ``"depthwise"``; none
-    for pooling), with ``padding=padding`` (unless ``None``) and ``arguments`` as keywords, all spelled as
-    TensorFlow receives them. ``channel_windows`` (``"reshape"`` or ``"frame"``) first gathers the channel
-    windows of a depth pooling on a new last axis. ``probe`` marks the attempt of a refusal: the backward runs
-    even when ``y`` is misshapen, with TensorFlow's default cotangent (only whether the calls raise matters).
+    (filled with ``pad_value``), and on the kernel in ``kernel_layout`` (``"HWIO"``, ``"HWOI"`` or
+    ``"depthwise"``; none for pooling), with ``padding=padding`` (unless ``None``) and ``arguments`` as
+    keywords, all spelled as TensorFlow receives them. ``channel_windows`` (``"reshape"`` or ``"frame"``) first
+    gathers the channel windows of a depth pooling on a new last axis. ``transposed`` (transposed convolutions)
+    is what runs around ``fn`` (:class:`~convequiv.adapters.tensorflow_transposed.TransposedCall`: split
+    groups, a dilated kernel, the crop). ``probe`` marks the attempt of a refusal: the backward runs even when
+    ``y`` is misshapen, with TensorFlow's default cotangent (only whether the calls raise matters).
     """
 
     fn: Callable[..., Any]
     arguments: Arguments = ()
     channel_windows: str = ""
+    transposed: TransposedCall | None = None
     probe: bool = False
+
+    def signature(self) -> tuple[object, ...]:
+        """:meth:`Plan.signature` and what runs around ``fn`` (the crop depends on the sizes)."""
+        return (*super().signature(), self.transposed)
+
+    def describe(self) -> str:
+        """:meth:`Plan.describe`, with a transposed convolution's ``output_shape`` and crop."""
+        text = super().describe()
+        if self.transposed is None:
+            return text
+        head, _, route = text.rpartition(" [")
+        head += f", output_shape={dict(self.arguments)['output_shape']}"
+        if self.transposed.crop is not None:
+            head += f" cut to {[[start, start + n] for start, n in self.transposed.crop]}"
+        return f"{head} [{route}"
 
 
 def _plan(
@@ -160,6 +185,7 @@ class TensorFlowAdapter(Adapter):
     distributions = ("tensorflow-cpu",)
     frameworks = ("tensorflow",)
     apis = ("nn", "generic")
+    ops = CLASSIC_OPS | {"conv_transpose"}
     #: Dilated average pooling is answered: tf.nn.pool dilates (dilations), max_pool*d / avg_pool*d lack it.
     avg_pool_dilation = True
 
@@ -183,6 +209,8 @@ class TensorFlowAdapter(Adapter):
     def support(self, case: Case, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
         if isinstance(case, ConvCase):
             return self._conv_support(case, api, dtype)
+        if isinstance(case, ConvTransposeCase):
+            return self._conv_transpose_support(case, api, dtype)
         if isinstance(case, PoolCase):
             return self._pool_support(case, api, dtype)
         if isinstance(case, DepthPoolCase):
@@ -249,6 +277,24 @@ class TensorFlowAdapter(Adapter):
         elif (case.groups > 1 or (api == "nn" and dilated)) and (self._eigen(dtype) or explicit):
             return "the Eigen Conv2D gradients refuse groups > 1 and dilation rates > 1"
         return None
+
+    # --------------------------------------------------- transposed convolution
+    def _conv_transpose_support(self, case: ConvTransposeCase, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
+        """Routes, split groups and the dilated kernel: :mod:`convequiv.adapters.tensorflow_transposed`."""
+        if case.nd > 3 and api == "nn":
+            target = f"tensorflow.nn.conv{case.nd}d_transpose"
+            return Unsupported("TensorFlow transposed convolutions are 1-, 2- or 3-D", "lacks", target)
+        parts = transposed_parts(case, api, self._eigen(dtype))
+        fields = {
+            "padding": parts.padding,
+            "kernel_layout": "HWOI",
+            "arguments": parts.arguments,
+            "transposed": parts.call,
+        }
+        plan = _plan(case, api, dtype, parts.route, f"tf.nn.{parts.name}", getattr(tf.nn, parts.name), **fields)
+        if case.nd > 3:  # tf.nn.conv_transpose checks the rank in Python
+            return Unsupported("tf.nn.conv_transpose takes 1-, 2- or 3-D data", attempt=_attempt(plan))
+        return plan
 
     # ----------------------------------------------------------------- pooling
     def _pool_plan(self, case: PoolCase, api: str, dtype: str) -> TensorFlowPlan:
@@ -417,7 +463,10 @@ class TensorFlowAdapter(Adapter):
         keywords = dict(plan.arguments)
         if plan.padding is not None:
             keywords["padding"] = plan.padding
-        y = plan.fn(x, t["w"], **keywords) if "w" in t else plan.fn(x, **keywords)
+        if plan.transposed is not None:
+            y = transposed_forward(plan.fn, x, t["w"], keywords, plan.transposed)
+        else:
+            y = plan.fn(x, t["w"], **keywords) if "w" in t else plan.fn(x, **keywords)
         return tf.nn.bias_add(y, t["b"]) if "b" in t else y
 
     @staticmethod
