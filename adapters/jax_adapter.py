@@ -1,5 +1,8 @@
 """JAX: ``jax.lax`` primitives (api ``"lax"``) and, for depth and global pooling, ``jax.numpy``
-reductions (api ``"numpy"``, a different primitive with a different gradient rule).
+reductions (api ``"numpy"``, a different primitive with a different gradient rule). The transposed
+convolution runs through ``lax.conv_transpose`` (api ``"lax"``) and through
+``lax.conv_general_dilated`` with ``lhs_dilation`` (api ``"dilated"``); its plans, padding
+translation and forward function are in :mod:`convequiv.adapters.jax_transposed`.
 
 Registered through the entry-point group ``convequiv.adapters`` (``jax = "convequiv.adapters.jax_adapter:JaxAdapter"``),
 the way a third party registers an adapter.
@@ -134,10 +137,19 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, Example, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import (
+    Case,
+    ConvCase,
+    ConvTransposeCase,
+    DepthPoolCase,
+    Example,
+    GlobalPoolCase,
+    PoolCase,
+)
 
 from . import translate as tr
-from .base import Adapter, Arrays, Plan, Semantics, Unsupported
+from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported
+from .jax_transposed import JaxTransposePlan, conv_transpose, transposed_plan
 
 #: Explicit padding of every axis of the data, as ``jax.lax.reduce_window`` takes it.
 AxisPads = tuple[tuple[int, int], ...]
@@ -191,6 +203,10 @@ class JaxPlan(Plan):
         return f"{text}{self.then} [{self.route}]"
 
 
+#: Every plan this adapter makes (the transposed convolution's: :mod:`convequiv.adapters.jax_transposed`).
+AnyJaxPlan = JaxPlan | JaxTransposePlan
+
+
 def _full(spatial: tuple[int, ...]) -> tuple[int, ...]:
     """A per-axis window argument: 1 for the batch and channel axes, then ``spatial``."""
     return (1, 1, *spatial)
@@ -223,7 +239,8 @@ class JaxAdapter(Adapter):
     name = "jax"
     distributions = ("jax", "jaxlib")
     frameworks = ("jax", "jaxlib")
-    apis = ("lax", "numpy")
+    apis = ("lax", "numpy", "dilated")
+    ops = CLASSIC_OPS | {"conv_transpose"}
     compiles_per_case = True
     #: Dilated average pooling is answered: lax.reduce_window dilates both sums (window_dilation).
     avg_pool_dilation = True
@@ -238,8 +255,11 @@ class JaxAdapter(Adapter):
         self._executables: dict[str, jax.stages.Compiled] = {}
 
     def apis_for(self, op: str) -> tuple[str, ...]:
-        # jax.numpy has no convolution or windowed pooling of its own: those are lax only.
-        return self.apis if op in ("depth_pool", "global_max_pool", "global_avg_pool") else ("lax",)
+        # jax.numpy has no convolution or windowed pooling of its own: those are lax only; the
+        # transposed convolution has two lax spellings.
+        if op == "conv_transpose":
+            return ("lax", "dilated")
+        return ("lax", "numpy") if op in ("depth_pool", "global_max_pool", "global_avg_pool") else ("lax",)
 
     def versions(self) -> dict[str, str]:
         import jaxlib.version
@@ -250,6 +270,7 @@ class JaxAdapter(Adapter):
         """Start XLA and compile one tiny case of every op through every API."""
         cases = (
             ConvCase((1, 2, 4, 4), (2, 2, 2, 2), padding="same"),
+            ConvTransposeCase((1, 2, 4, 4), (2, 2, 2, 2), stride=2, padding="same"),
             PoolCase("max", (1, 2, 4, 4), 2),
             PoolCase("avg", (1, 2, 4, 4), 2),
             DepthPoolCase((1, 2, 4, 4), 2),
@@ -260,13 +281,15 @@ class JaxAdapter(Adapter):
             inputs = Example(case).inputs(np.float32).astype(np.float32)
             for api in self.apis_for(case.op):
                 plan = self.support(case, api, "float32")
-                assert isinstance(plan, JaxPlan), plan
+                assert isinstance(plan, (JaxPlan, JaxTransposePlan)), plan
                 self.run(plan, inputs)
 
     # ------------------------------------------------------------------ plans
-    def support(self, case: Case, api: str, dtype: str) -> JaxPlan | Unsupported:
+    def support(self, case: Case, api: str, dtype: str) -> AnyJaxPlan | Unsupported:
         if isinstance(case, ConvCase):
             return self._conv_plan(case, api, dtype)
+        if isinstance(case, ConvTransposeCase):
+            return transposed_plan(case, api, dtype)
         if isinstance(case, PoolCase):
             return self._pool_plan(case, api, dtype)
         if isinstance(case, DepthPoolCase):
@@ -373,7 +396,7 @@ class JaxAdapter(Adapter):
 
     # -------------------------------------------------------------------- run
     def run(self, plan: Plan, inputs: Arrays) -> Arrays:
-        assert isinstance(plan, JaxPlan), f"{self.name} runs its own plans, got {plan!r}"
+        assert isinstance(plan, (JaxPlan, JaxTransposePlan)), f"{self.name} runs its own plans, got {plan!r}"
         names = [k for k in ("x", "w", "b") if k in inputs]
         # NumPy arrays go to the program as they are: the call copies them to the device bit for
         # bit, where jnp.asarray would compile an identity program per shape (lax.stage).
@@ -382,7 +405,7 @@ class JaxAdapter(Adapter):
             y, grads = self._program(plan, primals, inputs["dy"])(primals, inputs["dy"])
         return {"y": np.asarray(y), **{f"d{k}": np.asarray(g) for k, g in zip(names, grads)}}
 
-    def _program(self, plan: JaxPlan, primals: tuple[np.ndarray, ...], dy: np.ndarray) -> jax.stages.Compiled:
+    def _program(self, plan: AnyJaxPlan, primals: tuple[np.ndarray, ...], dy: np.ndarray) -> jax.stages.Compiled:
         """The compiled forward and ``jax.vjp`` of ``plan`` for arrays like ``primals`` and ``dy``.
 
         Two caches (module docstring, "Compiled programs"): by plan (``repr`` of the case, api and
@@ -412,12 +435,12 @@ class JaxAdapter(Adapter):
         computed); for a refused case, of the refused call's forward."""
         plan = self.support(case, api, "float32")
         if isinstance(plan, Unsupported):
-            if not isinstance(plan.attempt, JaxPlan):
+            if not isinstance(plan.attempt, (JaxPlan, JaxTransposePlan)):
                 return None
             plan = plan.attempt
         shapes = [case.x_shape]
-        if isinstance(case, ConvCase):
-            shapes += [case.w_shape, case.w_shape[:1]] if case.bias else [case.w_shape]
+        if isinstance(case, (ConvCase, ConvTransposeCase)):
+            shapes += [case.w_shape, case.out_shape[1:2]] if case.bias else [case.w_shape]
         specs = [jax.ShapeDtypeStruct(shape, jnp.float32) for shape in shapes]  # type: ignore[no-untyped-call, unused-ignore]
         return tuple(jax.eval_shape(_forward_fn(plan), *specs).shape)
 
@@ -433,8 +456,10 @@ def _forward_and_backward(forward: Callable[..., jax.Array]) -> Program:
     return forward_and_backward
 
 
-def _forward_fn(plan: JaxPlan) -> Callable[..., jax.Array]:
+def _forward_fn(plan: AnyJaxPlan) -> Callable[..., jax.Array]:
     """The forward function of ``plan``'s arrays (``x``, and ``w``, ``b`` for a convolution)."""
+    if isinstance(plan, JaxTransposePlan):
+        return lambda x, w, b=None: conv_transpose(plan, x, w, b)
     case = plan.case
     if isinstance(case, ConvCase):
         return lambda x, w, b=None: _conv(plan, case, x, w, b)
