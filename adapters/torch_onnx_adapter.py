@@ -28,6 +28,10 @@ convolution with ``padding="same"`` and dilation, which the TorchScript exporter
 ``auto_pad="SAME_UPPER"``, is refused when ONNX Runtime runs it ("Dilation not supported for
 AutoPadType", microsoft/onnxruntime#20582): exported models of such PyTorch convolutions do not run.
 
+Transposed convolutions export as ``ConvTranspose`` (the ``torch`` plan's ``crop`` route adds a
+``Slice``). PyTorch's ``output_padding`` may reach the stride where a dilation allows it; the
+exported node then does not run (record ``torch-onnx-convtranspose-output-padding-stride``).
+
 Semantics: those of ONNX Runtime's kernels for the exported nodes (``onnxruntime`` module
 docstring); forward only, so no tie policy is observable.
 """
@@ -46,15 +50,18 @@ import onnx
 import onnx.numpy_helper
 import torch
 
-from convequiv.reference.cases import Case, ConvCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase, PoolCase
 
 from . import onnx_graph as og
 from . import translate as tr
-from .base import Adapter, Arrays, Plan, Semantics, Unsupported
+from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported
 from .onnxruntime_adapter import NO_KERNEL, refusal, session
 from .torch_adapter import TorchAdapter, TorchPlan, _module_name
 
 EXPORTERS = ("legacy", "dynamo")
+#: The cases with weights: their ``w`` and ``b`` are graph inputs (api ``"functional"``) or the
+#: exported parameters of a module (api ``"layer"``).
+WEIGHTED = (ConvCase, ConvTransposeCase)
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -87,19 +94,25 @@ class _Forward(torch.nn.Module):
 
 
 class _Layer(torch.nn.Module):
-    """A convolution module (api ``"layer"``) as a model holds it: its weight and bias are
-    parameters, exported as the initializers ``layer.weight`` / ``layer.bias``."""
+    """A convolution or transposed-convolution module (api ``"layer"``) as a model holds it: its
+    weight and bias are parameters, exported as the initializers ``layer.weight`` / ``layer.bias``."""
 
     def __init__(self, impl: TorchAdapter, plan: TorchPlan) -> None:
         super().__init__()
-        assert isinstance(plan.case, ConvCase)
+        case, dtype = plan.case, TORCH_DTYPES[plan.dtype]
         self.plan = plan
-        self.layer = impl._conv_layer(plan.case, plan.padding, TORCH_DTYPES[plan.dtype])
+        if isinstance(case, ConvTransposeCase):
+            self.layer = impl._conv_transpose_layer(case, plan.padding, plan.output_padding, dtype)
+        else:
+            assert isinstance(case, ConvCase)
+            self.layer = impl._conv_layer(case, plan.padding, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.plan.prepad is not None:
             x = torch.nn.functional.pad(x, tr.flat_pad_widths(self.plan.prepad), value=self.plan.pad_value)
         y: torch.Tensor = self.layer(x)
+        if self.plan.crop is not None:
+            y = y[(slice(None), slice(None), *(slice(start, start + n) for start, n in self.plan.crop))]
         return y
 
 
@@ -110,7 +123,7 @@ PARAMETERS = {"layer.weight": "w", "layer.bias": "b"}
 def _graph_inputs(plan: TorchPlan) -> list[str]:
     """The inputs the exported graph takes: ``x`` (and ``w`` / ``b`` where they are no parameters)."""
     case = plan.case
-    if not isinstance(case, ConvCase) or plan.api == "layer":
+    if not isinstance(case, WEIGHTED) or plan.api == "layer":
         return ["x"]
     return ["x", "w", "b"] if case.bias else ["x", "w"]
 
@@ -119,9 +132,9 @@ def _inputs(plan: TorchPlan) -> dict[str, torch.Tensor]:
     """Example inputs for tracing (zeros: the exported graph does not depend on values)."""
     case = plan.case
     shapes = {"x": case.x_shape}
-    if isinstance(case, ConvCase):
+    if isinstance(case, WEIGHTED):
         shapes["w"] = case.w_shape
-        shapes["b"] = (case.w_shape[0],)
+        shapes["b"] = (case.out_shape[1],)
     return {k: torch.zeros(shapes[k], dtype=TORCH_DTYPES[plan.dtype]) for k in _graph_inputs(plan)}
 
 
@@ -130,7 +143,7 @@ def _export(impl: TorchAdapter, plan: TorchPlan, exporter: str) -> bytes:
     """The ONNX model of ``plan`` from ``torch.onnx.export`` (raises what the exporter raises)."""
     args = _inputs(plan)
     names = list(args)
-    layer = plan.api == "layer" and isinstance(plan.case, ConvCase)
+    layer = plan.api == "layer" and isinstance(plan.case, WEIGHTED)
     module = (_Layer(impl, plan) if layer else _Forward(impl, plan, names)).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -178,6 +191,7 @@ class TorchOnnxAdapter(Adapter):
     apis = ("functional", "layer")
     dtypes = ("float32", "float64")
     produces = frozenset({"y", "shape"})
+    ops = CLASSIC_OPS | {"conv_transpose"}
     #: Dilated average pooling is answered (convequiv/suite/test_avg_pool_dilation.py).
     avg_pool_dilation = True
     #: Ops whose NaN handling follows neither policy, with the divergence record that describes it.
@@ -288,7 +302,7 @@ class TorchOnnxAdapter(Adapter):
         """Standalone torch + onnxruntime source: the module, its export and the session."""
         if not isinstance(plan, TorchOnnxPlan) or plan.torch_plan is None:
             return None
-        if plan.api == "layer" and isinstance(plan.case, ConvCase):
+        if plan.api == "layer" and isinstance(plan.case, WEIGHTED):
             return None  # the exported parameters are replaced in the model: no plain script
         names = _graph_inputs(plan.torch_plan)
         body = []
