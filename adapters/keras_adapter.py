@@ -34,6 +34,37 @@ Routes (``plan.route``, the padding translation canonical -> Keras):
 
 Pooling ``stride=None`` is passed on as Keras' own default (``strides=None`` / omitted).
 
+Transposed convolution (``keras.ops.conv_transpose``, ``Conv1DTranspose`` / ``Conv2DTranspose`` /
+``Conv3DTranspose``): kernels ``(C, O, *k)`` <-> ``(*k, O, C)`` (the same permutation as
+:func:`~convequiv.adapters.translate.kernel_spatial_first`). Keras has ``"valid"`` and ``"same"`` and an
+``output_padding`` added at the high end; its output length (``compute_conv_transpose_output_shape``) is
+``(n - 1) * s + d * (k - 1) + 1 + output_padding`` for ``"valid"`` with an ``output_padding`` (without one,
+``(n - 1) * s + max(d * (k - 1) + 1, s)``: the adapter always passes one) and ``n * s`` for ``"same"``
+without one, which Keras resolves like the forward SAME of an ``n * s`` input (an odd cell at the end, the
+cells past the last tap at the end): the canonical ``"same"``. Routes:
+
+* ``"same"``: canonical ``"same"`` -> ``padding="same"``, ``output_padding=None`` (on torch, Keras before
+  3.15.0 shifted these outputs by one cell; 3.15 crops like JAX);
+* ``"valid"``: no padding at all -> ``padding="valid"`` with the case's ``output_padding``;
+* ``"valid + crop"`` (ops: a slice of the output; layers: ``"valid + Cropping"``, a ``Cropping*D`` layer):
+  every other padding (ints, asymmetric pairs, ``"same_lower"``) runs ``padding="valid"`` with
+  ``output_padding = max(0, tail - hi)`` and cuts ``lo`` cells from the low end and ``max(hi - tail, 0)``
+  from the high end, leaving the canonical window ``[lo, lo + out)`` of the full output. ``tail`` (the cells
+  past the last tap) is the case's ``output_padding``, or for ``"same_lower"`` with an effective kernel shorter
+  than the stride the ``s - d * (k - 1) - 1`` empty cells (torch_adapter's crop route, with nothing cropped by
+  the op itself).
+
+Refused: ``Conv*DTranspose`` with strides > 1 and dilation > 1 (the constructor checks) and an
+``output_padding`` (as computed above) not below the stride, which the constructor also refuses (only a
+dilation larger than the stride lets the canonical ``output_padding`` reach it); ``keras.ops.conv_transpose``
+on TensorFlow with such an ``output_padding``: ``tf.nn.conv_transpose`` checks that a forward VALID
+convolution of the requested output length has ``n`` outputs, and a length of ``s`` or more past the last
+tap gives it ``n + 1``; on TensorFlow, any dilation with the Eigen kernels (float64; float32 without
+oneDNN: "Current CPU implementations do not yet support dilation rates larger than 1"; oneDNN's float32
+kernels take it, strides > 1 included). Lacks: groups (``keras.ops.conv_transpose`` and ``Conv*DTranspose``
+have no ``groups``: the kernel ``(*k, O, C)`` connects every input channel to every output channel; not
+emulated); more than 3 spatial dimensions (no ``Conv4DTranspose``).
+
 Unsupported, and how it is proven (a refusal names the plan of the native call, which must raise inside
 :attr:`KerasAdapter.frameworks`: ``keras`` and the backend's package):
 
@@ -76,17 +107,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.geometry import Pads
 
 from . import keras_graph as kg
 from . import translate as tr
-from .base import Adapter, Arrays, Plan, Semantics, Unsupported, UnsupportedCase
+from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported, UnsupportedCase
 
 #: Routes (module docstring).
 VALID, SAME = "valid", "same"
 PAD_OP, ZERO_PADDING, NEG_INF_PAD = "pad op + valid", "ZeroPadding + valid", "-inf pad + valid"
 DEPTH_RESHAPE, DEPTH_STACK = "DepthPool reshape", "DepthPool stack"
 REDUCE, GLOBAL_LAYER = "reduce", "GlobalPooling"
+CROP, CROPPING = "valid + crop", "valid + Cropping"
 #: The Keras layer family of each op (named in the "lacks" claim of a case of more than 3 spatial dimensions).
 _LAYER_FAMILY = {
     "conv": "Conv",
@@ -103,23 +136,33 @@ class KerasPlan(Plan):
     """``call`` (the dotted name of a ``keras.ops`` function or a ``keras.layers`` class) runs on channels-last
     tensors with Keras' ``padding`` string (``None`` for reductions); a ``prepad`` is applied first by
     ``pad_call`` (a pad op filled with ``pad_value``, or a ``ZeroPadding*D`` layer). ``depthwise``: the kernel is
-    in the depthwise layout ``(*k, C, m)``; ``stacked``: depth pooling stacks the strided channel slices."""
+    in the depthwise layout ``(*k, C, m)``; ``stacked``: depth pooling stacks the strided channel slices.
+    A transposed convolution takes ``output_padding`` (``None``: Keras' default), and ``crop`` ``(lo, hi)`` cells
+    are cut from the ends of its output by ``crop_call`` (a ``Cropping*D`` layer; ``""``: a slice)."""
 
     layout: str = "channels_last"
     pad_call: str = ""
     depthwise: bool = False
     stacked: bool = False
+    output_padding: tuple[int, ...] | None = None
+    crop: Pads | None = None
+    crop_call: str = ""
 
     def describe(self) -> str:
-        text = self.call if self.padding is None else f"{self.call}(padding={self.padding!r})"
+        args = [] if self.padding is None else [f"padding={self.padding!r}"]
+        args += [] if self.output_padding is None else [f"output_padding={self.output_padding}"]
+        text = f"{self.call}({', '.join(args)})" if args else self.call
         if self.prepad is not None:
             text += f" after {self.pad_call} of {list(self.prepad)} with {self.pad_value:g}"
+        if self.crop is not None:
+            text += f", then {self.crop_call or 'a slice'} cutting {list(self.crop)}"
         kernel = f", kernel {self.kernel_layout}" if self.kernel_layout else ""
         return f"{text}, {self.layout}{kernel} [{self.route}{self.kernels_note()}]"
 
 
 class KerasAdapter(Adapter):
     apis: ClassVar[tuple[str, ...]] = ("ops", "layer")
+    ops: ClassVar[frozenset[str]] = CLASSIC_OPS | {"conv_transpose"}
     #: Dilated average pooling is answered: Keras pooling lacks dilation (a proven 'lacks').
     avg_pool_dilation = True
 
@@ -186,7 +229,8 @@ class KerasAdapter(Adapter):
 
     def _support(self, case: Case, api: str, dtype: str) -> KerasPlan | Unsupported:
         if case.nd > 3:
-            missing = self._name("layers", f"{_LAYER_FAMILY[case.op]}{case.nd}D")
+            layer = f"Conv{case.nd}DTranspose" if case.op == "conv_transpose" else f"{_LAYER_FAMILY[case.op]}{case.nd}D"
+            missing = self._name("layers", layer)
             return Unsupported(f"Keras has no {case.nd}-D convolution or pooling layer", "lacks", missing)
         if isinstance(case, DepthPoolCase) and api != "ops":
             return Unsupported(
@@ -197,6 +241,9 @@ class KerasAdapter(Adapter):
             )
         if isinstance(case, ConvCase):
             return self._refused(case, api, dtype, self._conv_plan(case, api, dtype))
+        if isinstance(case, ConvTransposeCase):
+            plan = self._conv_transpose_plan(case, api, dtype)
+            return plan if isinstance(plan, Unsupported) else self._refused(case, api, dtype, plan)
         if isinstance(case, PoolCase):
             plan = self._pool_plan(case, api, dtype)
             return plan if isinstance(plan, Unsupported) else self._refused(case, api, dtype, plan)
@@ -226,6 +273,32 @@ class KerasAdapter(Adapter):
         route, pad = (PAD_OP, self._pad_op()) if api == "ops" else (ZERO_PADDING, self._zero_padding(case))
         return KerasPlan(
             case, api, dtype, route, call, VALID, case.pads, kernel_layout=layout, pad_call=pad, depthwise=depthwise
+        )
+
+    def _conv_transpose_plan(self, case: ConvTransposeCase, api: str, dtype: str) -> KerasPlan | Unsupported:
+        """Keras' ``"same"``, or ``"valid"`` with an ``output_padding`` and a crop of the output (module docstring)."""
+        call = self._name("ops", "conv_transpose") if api == "ops" else self._name("layers", f"Conv{case.nd}DTranspose")
+        if case.groups > 1:
+            return Unsupported(
+                "Keras' transposed convolution has no groups (its kernel (*k, O, C) connects every input channel "
+                "to every output channel)",
+                "lacks",
+                call,
+                "groups",
+            )
+        layout = "(*k, O, C)"
+        if case.padding == "same":
+            return KerasPlan(case, api, dtype, SAME, call, SAME, kernel_layout=layout)
+        # the cells past the last tap (the case's output_padding), what "valid" must add to reach the canonical
+        # window [lo, lo + out), and what is cut from each end of the output then
+        tail = tuple(n - (f - lo - hi) for n, f, (lo, hi) in zip(case.out_shape[2:], case.full_sizes, case.pads))
+        extra = tuple(max(0, t - hi) for t, (_, hi) in zip(tail, case.pads))
+        crop = tuple((lo, max(hi - t, 0)) for t, (lo, hi) in zip(tail, case.pads))
+        if not tr.has_padding(crop):
+            return KerasPlan(case, api, dtype, VALID, call, VALID, kernel_layout=layout, output_padding=extra)
+        route, cut = (CROP, "") if api == "ops" else (CROPPING, self._name("layers", f"Cropping{case.nd}D"))
+        return KerasPlan(
+            case, api, dtype, route, call, VALID, kernel_layout=layout, output_padding=extra, crop=crop, crop_call=cut
         )
 
     def _zero_padding(self, case: Case) -> str:
@@ -290,10 +363,44 @@ class KerasAdapter(Adapter):
             return True
         return False
 
-    def _refused(self, case: ConvCase | PoolCase, api: str, dtype: str, plan: KerasPlan) -> KerasPlan | Unsupported:
+    def _refused(
+        self, case: ConvCase | ConvTransposeCase | PoolCase, api: str, dtype: str, plan: KerasPlan
+    ) -> KerasPlan | Unsupported:
         """``plan``, or the refusal of it by Keras or its backend: ``plan`` is then the attempt that raises."""
-        reason = self._refusal(case, api, dtype)
+        if isinstance(case, ConvTransposeCase):
+            reason = self._conv_transpose_refusal(case, plan, dtype)
+        else:
+            reason = self._refusal(case, api, dtype)
         return plan if reason is None else Unsupported(reason, attempt=plan)
+
+    def _conv_transpose_refusal(self, case: ConvTransposeCase, plan: KerasPlan, dtype: str) -> str | None:
+        """Why Keras or its backend raises when the transposed convolution ``plan`` runs (module docstring): every
+        check that applies, as the constructor's order differs between Keras releases."""
+        extra = plan.output_padding or (0,) * case.nd
+        too_long = any(e >= s for e, s in zip(extra, case.stride))
+        reasons = []
+        if plan.api == "layer":
+            layer = f"{self.keras.__name__}.layers.Conv{case.nd}DTranspose"
+            if max(case.stride) > 1 and max(case.dilation) > 1:
+                reasons.append(f"{layer} refuses strides > 1 with dilation_rate > 1")
+            if too_long:
+                reasons.append(f"{layer} refuses an output_padding {extra} not below the strides {case.stride}")
+        if self._tf_kernels(dtype) == "eigen" and max(case.dilation) > 1 and self._eigen_dilation_refused(case):
+            reasons.append(
+                "TensorFlow's Eigen Conv2DBackpropInput / Conv3DBackpropInputV2 (float64; float32 without oneDNN) "
+                "refuse dilation rates larger than 1"
+            )
+        if plan.api == "ops" and too_long and self.backend == "tensorflow":
+            reasons.append(
+                f"keras.ops.conv_transpose on TensorFlow refuses output_padding {extra} not below the strides "
+                f"{case.stride} (tf.nn.conv_transpose: the VALID convolution of that output has too many positions)"
+            )
+        return "; ".join(reasons) or None
+
+    def _eigen_dilation_refused(self, case: ConvTransposeCase) -> bool:
+        """Whether a dilated transposed convolution reaches TensorFlow's Eigen backprop-input kernels with its
+        dilation (Keras 3: always, through ``tf.nn.conv_transpose``)."""
+        return True
 
     def _refusal(self, case: ConvCase | PoolCase, api: str, dtype: str) -> str | None:
         """Why Keras or its backend raises when the case's plan runs (module docstring), if it does."""
@@ -366,6 +473,8 @@ class KerasAdapter(Adapter):
         if api == "layer" and graph.steps:
             return tr.channels_first_shape(kg.build(graph.steps, case.x_shape))  # type: ignore[return-value]
         specs = [tr.channels_last_shape(case.x_shape)]
+        if isinstance(case, ConvTransposeCase):  # kernel (*k, O, C), bias (O,)
+            specs += [tr.kernel_spatial_first_shape(case.w_shape), *([(case.out_channels,)] if case.bias else [])]
         if isinstance(case, ConvCase):
             c = case.x_shape[1]
             specs.append(

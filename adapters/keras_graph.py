@@ -3,7 +3,8 @@
 :func:`graph` builds what a plan names and nothing else: the callable ``plan.call`` (a ``keras.ops``
 function or a ``keras.layers`` class, by its dotted name), preceded by ``plan.pad_call`` when the
 plan has a pre-pad (a pad op such as ``keras.ops.pad`` / ``tf.pad`` filled with ``plan.pad_value``,
-or a ``ZeroPadding*D`` layer), on channels-last tensors. Every layout and padding conversion is
+or a ``ZeroPadding*D`` layer), and followed by ``plan.crop_call`` when the plan crops the output (a
+``Cropping*D`` layer, or a slice), on channels-last tensors. Every layout and padding conversion is
 :mod:`convequiv.adapters.translate`'s. :func:`vjp` runs it forward and backward through the
 backend's own autodiff (``tf.GradientTape``, ``jax.vjp`` under ``jax.jit``, ``torch.autograd``).
 Shared by the Keras 3 adapter (every backend) and the Keras 2 (``tf_keras``) adapter.
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from convequiv.reference.cases import ConvCase, DepthPoolCase, GlobalPoolCase, PoolCase
+from convequiv.reference.cases import ConvCase, ConvTransposeCase, DepthPoolCase, GlobalPoolCase, PoolCase
 from convequiv.reference.geometry import Pads
 
 from . import translate as tr
@@ -94,12 +95,43 @@ def pad_step(plan: KerasPlan) -> Any:
     return pad(plan.prepad, data_format="channels_last", dtype=plan.dtype)
 
 
+class Slice:
+    """Cuts ``crop`` ``(lo, hi)`` cells from the ends of the spatial axes of a channels-last tensor by indexing
+    (the tensor's own ``__getitem__``, also on ``KerasTensor``s); reports its output shape as a layer does."""
+
+    def __init__(self, crop: Pads) -> None:
+        self.crop = crop
+
+    def __call__(self, y: Any) -> Any:
+        sizes = y.shape[1:-1]
+        spatial = tuple(slice(lo, n - hi) for n, (lo, hi) in zip(sizes, self.crop))
+        return y[(slice(None), *spatial, slice(None))]
+
+    def compute_output_shape(self, shape: Shape) -> Shape:
+        sizes = cast(Sequence[int], shape[1:-1])
+        return (shape[0], *(n - lo - hi for n, (lo, hi) in zip(sizes, self.crop)), shape[-1])
+
+
+def crop_step(plan: KerasPlan) -> Any:
+    """The step that applies ``plan.crop`` (``None`` without one): a ``Cropping*D`` layer or a :class:`Slice`."""
+    if plan.crop is None:
+        return None
+    if not plan.crop_call:
+        return Slice(plan.crop)
+    cropping = resolve(plan.crop_call)
+    if len(plan.crop) == 1:  # Cropping1D is channels-last only (no data_format)
+        return cropping(plan.crop[0], dtype=plan.dtype)
+    return cropping(plan.crop, data_format="channels_last", dtype=plan.dtype)
+
+
 def graph(keras: Any, plan: KerasPlan, inputs: Arrays | None) -> Graph:
     """The computation of ``plan``; ``inputs=None`` builds it without data (shapes, parameter counts)."""
     x = tr.channels_last(inputs["x"]) if inputs is not None else np.zeros(0)
     case = plan.case
     if isinstance(case, ConvCase):
         return _conv(plan, case, inputs, x)
+    if isinstance(case, ConvTransposeCase):
+        return _conv_transpose(plan, case, inputs, x)
     if isinstance(case, PoolCase):
         return _pool(plan, case, x)
     if isinstance(case, DepthPoolCase):
@@ -133,6 +165,36 @@ def _conv(plan: KerasPlan, case: ConvCase, inputs: Arrays | None, x: np.ndarray)
     else:
         layer = cls(case.w_shape[0], case.kernel, groups=case.groups, **settings)
     steps = [layer] if pad is None else [pad, layer]
+    build(steps, case.x_shape)
+    if inputs is not None:
+        layer.set_weights(params)
+    return Graph(chain(steps), [x], steps, layer)
+
+
+def _conv_transpose(plan: KerasPlan, case: ConvTransposeCase, inputs: Arrays | None, x: np.ndarray) -> Graph:
+    params: list[np.ndarray] = []
+    if inputs is not None:  # (C, O, *k) -> (*k, O, C)
+        params.append(tr.kernel_spatial_first(inputs["w"]))
+        params += [inputs["b"]] if case.bias else []
+    crop = crop_step(plan)
+    after = [] if crop is None else [crop]
+    common = {
+        "strides": case.stride,
+        "padding": plan.padding,
+        "output_padding": plan.output_padding,
+        "dilation_rate": case.dilation,
+    }
+    if plan.api == "ops":
+        conv_transpose = resolve(plan.call)
+
+        def forward(x: Any, k: Any, *b: Any) -> Any:
+            y = conv_transpose(x, k, data_format="channels_last", **common)
+            return chain(after)(y + b[0] if b else y)
+
+        return Graph(forward, [x, *params])
+    settings = {**common, "use_bias": case.bias, "data_format": "channels_last", "dtype": plan.dtype}
+    layer = resolve(plan.call)(case.out_channels, case.kernel, **settings)
+    steps = [layer, *after]
     build(steps, case.x_shape)
     if inputs is not None:
         layer.set_weights(params)

@@ -26,6 +26,24 @@ layer would let 0 win; Keras 2 has no ``keras.ops.pad``). ``"GlobalPooling"``: `
 ``GlobalAveragePooling*D``. ``ZeroPadding1D`` has no ``data_format`` in Keras 2 (it is channels-last only).
 Pooling ``stride=None`` is the layer's own default.
 
+Transposed convolution (``Conv1DTranspose`` / ``Conv2DTranspose`` / ``Conv3DTranspose``, kernels ``(*k, O, C)``):
+the Keras 3 adapter's plans, layer routes only (``"same"``, ``"valid"`` with an ``output_padding``, ``"valid +
+Cropping"``; Keras 2's ``conv_utils.deconv_output_length`` gives the same lengths as Keras 3). What differs, read
+from the tf-keras sources (``tf_keras/layers/convolutional/conv*_transpose.py``, ``tf_keras/backend.py``), and
+*unchecked here* (``tf_keras`` is not installed in the development environment):
+
+* ``Conv1DTranspose`` passes its dilation to ``tf.nn.conv1d_transpose`` (TensorFlow's Conv2DBackpropInput, whose
+  Eigen kernels refuse a dilation, as for Keras 3);
+* ``Conv2DTranspose`` with a dilation calls ``tf.nn.atrous_conv2d_transpose`` (``backend.conv2d_transpose``),
+  which takes one rate: unequal dilation rates are refused there (a ``ValueError`` inside ``tf_keras``), equal
+  ones never reach a dilated kernel (so the Eigen refusal does not apply);
+* ``Conv3DTranspose`` drops its ``dilation_rate``: ``call`` runs ``tf.nn.conv3d_transpose`` without dilations and
+  ``compute_output_shape`` computes the undilated length (``get_config`` pops the argument). Dilated 3-D cases
+  are run and must diverge: the output has the undilated shape, so the gradient seeded with a ``dy`` of the
+  canonical shape fails inside TensorFlow (no record yet: unchecked);
+* the constructors refuse strides > 1 with dilation > 1 (``Conv._validate_init``) and ``output_padding`` not
+  below the strides, in that order; groups are lacking (the classes have no ``groups`` parameter).
+
 Unsupported, and how it is proven:
 
 * lacks (the ``tf_keras`` callable has no such parameter): pooling ``dilation_rate``; ``ceil_mode`` when it changes
@@ -57,7 +75,9 @@ Contested semantics, as run (the same TensorFlow kernels as ``keras[tensorflow]`
 
 from __future__ import annotations
 
-from .keras_adapter import KerasAdapter
+from convequiv.reference.cases import ConvTransposeCase
+
+from .keras_adapter import KerasAdapter, KerasPlan
 
 
 class TfKerasAdapter(KerasAdapter):
@@ -77,3 +97,18 @@ class TfKerasAdapter(KerasAdapter):
 
     def _pad_op(self) -> str:
         return "tensorflow.pad"  # Keras 2 has no keras.ops.pad
+
+    def _eigen_dilation_refused(self, case: ConvTransposeCase) -> bool:
+        # Conv2DTranspose runs a dilation through tf.nn.atrous_conv2d_transpose (no dilated kernel);
+        # Conv3DTranspose drops it.
+        return case.nd == 1
+
+    def _conv_transpose_refusal(self, case: ConvTransposeCase, plan: KerasPlan, dtype: str) -> str | None:
+        reason = super()._conv_transpose_refusal(case, plan, dtype)
+        if case.nd == 2 and case.dilation[0] != case.dilation[1]:
+            unequal = (
+                "tf_keras.layers.Conv2DTranspose refuses unequal dilation rates (backend.conv2d_transpose: "
+                "tf.nn.atrous_conv2d_transpose takes one rate)"
+            )
+            return unequal if reason is None else f"{reason}; {unequal}"
+        return reason
