@@ -59,7 +59,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from convequiv.reference.cases import Case, ConvCase
+from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase
 
 from . import translate as tr
 from .base import GRADIENTS, Arrays, Plan, Unsupported
@@ -118,7 +118,7 @@ def _forward(
     adapter: TorchAdapter, plan: Plan, names: tuple[str, ...], layer: torch.nn.Module | None = None
 ) -> Forward:
     """``forward(*primals)`` running ``plan`` as :class:`TorchAdapter` does; with ``layer`` (a
-    ``torch.nn.Conv*d`` built beforehand) a layer-API convolution calls that module instead of
+    ``torch.nn.Conv*d`` or ``ConvTranspose*d`` built beforehand) a layer-API convolution calls that module instead of
     building one (module construction cannot be compiled)."""
     if layer is None:
 
@@ -134,6 +134,9 @@ def _forward(
             x = F.pad(x, tr.flat_pad_widths(plan.prepad), value=plan.pad_value)
         params = {"weight": t["w"], **({"bias": t["b"]} if "b" in t else {})}
         y: torch.Tensor = torch.func.functional_call(layer, params, (x,))
+        crop = getattr(plan, "crop", None)  # a transposed convolution's canonical window
+        if crop is not None:
+            y = y[(slice(None), slice(None), *(slice(start, start + n) for start, n in crop))]
         return y
 
     return forward_layer
@@ -197,8 +200,11 @@ class TorchCompileAdapter(TorchVariant):
         if key not in self._compiled:
             case = plan.case
             layer = None
+            dtype = getattr(torch, plan.dtype)
             if isinstance(case, ConvCase) and plan.api == "layer":
-                layer = self._conv_layer(case, plan.padding, getattr(torch, plan.dtype))
+                layer = self._conv_layer(case, plan.padding, dtype)
+            if isinstance(case, ConvTransposeCase) and isinstance(plan, TorchPlan) and plan.api == "layer":
+                layer = self._conv_transpose_layer(case, plan.padding, plan.output_padding, dtype)
             forward = _own_code(_forward(self, plan, names, layer), f"{case.op}_{plan.api}")
             jvp = _own_code(_jvp(forward, len(names)), f"{case.op}_{plan.api}_jvp")
             self._compiled[key] = (
