@@ -19,6 +19,7 @@ nothing is skipped silently.
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 from typing import Any
 
@@ -48,6 +49,12 @@ DISAGREES: dict[str, tuple[str, str]] = {
         ">=1.16",
         "the stored y is the exact average rounded to four decimals (4.4e-5 off, float32 rounding is 1e-7): "
         "docs/findings/onnx-averagepool-ceil-expectation.md",
+    ),
+    "test_averagepool_3d_dilations_large_count_include_pad_is_1_ceil_mode_is_True": (
+        "==1.16.2",
+        "the stored y divides every window by the whole kernel, the ceil-mode overhang past the padding "
+        "included (recomputed that way: 1.4e-8 off; the reference: 0.064), as ONNX Runtime's AveragePool "
+        "did before 1.22 (records ort-avgpool11-ceil-overhang-divisor, ort-avgpool19-ceil-overhang-divisor)",
     ),
 }
 
@@ -149,8 +156,12 @@ def run_model(model: Any, inputs: list[np.ndarray]) -> dict[str, tuple[np.ndarra
 
 
 def _node_cases() -> list[Any]:
-    """The generated node tests of :data:`OPS` (the loader generates every operator's at once)."""
-    cases = [c for c in collect_testcases() if c.kind == "node" and c.model.graph.node[0].op_type in OPS]
+    """The generated node tests of :data:`OPS` (the loader generates every operator's at once; before
+    onnx 1.17 it takes an ``op_type``, of which an empty one keeps every operator, and generates once
+    per process)."""
+    takes_op = "op_type" in inspect.signature(collect_testcases).parameters
+    generated = collect_testcases("") if takes_op else collect_testcases()  # type: ignore[call-arg]
+    cases = [c for c in generated if c.kind == "node" and c.model.graph.node[0].op_type in OPS]
     return sorted({c.name: c for c in cases}.values(), key=lambda c: c.name)
 
 
