@@ -15,10 +15,12 @@ Selecting adapters: a *spec* is one of
   themselves are built-in adapters of their own: ``onnx/reference`` (ONNX's reference evaluator) and
   ``torch/onnx`` (PyTorch exported to ONNX, run by ONNX Runtime), with variants too
   (``torch/onnx/dynamo``). ``onnxruntime`` runs ONNX models of the cases.
-* an *execution variant* of ``torch`` or ``tensorflow`` (:data:`VARIANTS`): the same cases and plans
-  run on another path: ``torch/compile``, ``torch/channels_last``, ``torch/noncontiguous``,
+* an *execution variant* of a built-in adapter (:data:`VARIANTS`): the same cases and plans run on
+  another path: ``torch/compile``, ``torch/channels_last``, ``torch/noncontiguous``,
   ``torch/no-onednn`` (:mod:`convequiv.adapters.torch_variants`), ``tensorflow/xla``,
-  ``tensorflow/no-onednn`` (:mod:`convequiv.adapters.tensorflow_variants`). Each is a subclass of the
+  ``tensorflow/no-onednn`` (:mod:`convequiv.adapters.tensorflow_variants`), ``keras[B]/jit`` for each
+  backend B (:mod:`convequiv.adapters.keras_variants`, in a process whose Keras backend is B),
+  ``jax/eager`` (:mod:`convequiv.adapters.jax_variants`). Each is a subclass of the
   adapter, one per variant, whose ``name`` is the full spec (so, again, a column of its own, and
   records for the adapter cover it). Variants run when named (``--adapters torch,torch/compile``),
   not by default. A variant that needs environment variables a framework reads
@@ -60,6 +62,10 @@ VARIANTS = {
     "torch/no-onednn": "convequiv.adapters.torch_variants:TorchNoOneDnnAdapter",
     "tensorflow/xla": "convequiv.adapters.tensorflow_variants:TensorFlowXlaAdapter",
     "tensorflow/no-onednn": "convequiv.adapters.tensorflow_variants:TensorFlowNoOneDnnAdapter",
+    "keras[tensorflow]/jit": "convequiv.adapters.keras_variants:KerasTensorFlowJitAdapter",
+    "keras[jax]/jit": "convequiv.adapters.keras_variants:KerasJaxJitAdapter",
+    "keras[torch]/jit": "convequiv.adapters.keras_variants:KerasTorchJitAdapter",
+    "jax/eager": "convequiv.adapters.jax_variants:JaxEagerAdapter",
 }
 #: Environment variables a variant's framework must have read at import.
 VARIANT_ENVIRONMENT = {"tensorflow/no-onednn": {"TF_ENABLE_ONEDNN_OPTS": "0"}}
@@ -163,6 +169,8 @@ def _load_variant(spec: str) -> Adapter:
     base = spec.partition("/")[0]
     if not installed(base):
         raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[base])}, which are not installed")
+    if base.startswith("keras["):  # keras[B]/variant: in a process whose Keras backend is B
+        return _load_keras_variant(spec, base[len("keras[") : -1])
     env = VARIANT_ENVIRONMENT.get(spec, {})
     if any(os.environ.get(k) != v for k, v in env.items()):
         from .remote import RemoteAdapter
@@ -171,6 +179,22 @@ def _load_variant(spec: str) -> Adapter:
             _WORKERS[spec] = RemoteAdapter(spec, env)
         return _WORKERS[spec]
     if base == "tensorflow":
+        import_torch_first()
+    return _instantiate(_from_path(VARIANTS[spec]), spec)
+
+
+def _load_keras_variant(spec: str, backend: str) -> Adapter:
+    """A variant of ``keras[backend]``: here if this process uses (or may still choose) that backend,
+    else in a worker process started with ``KERAS_BACKEND=backend``."""
+    current = keras_backend_of_this_process()
+    if current not in (None, backend):
+        from .remote import RemoteAdapter
+
+        if spec not in _WORKERS or not _WORKERS[spec].alive():  # type: ignore[attr-defined]
+            _WORKERS[spec] = RemoteAdapter(spec, {"KERAS_BACKEND": backend})
+        return _WORKERS[spec]
+    os.environ["KERAS_BACKEND"] = backend
+    if backend in ("tensorflow", "torch"):
         import_torch_first()
     return _instantiate(_from_path(VARIANTS[spec]), spec)
 

@@ -219,6 +219,8 @@ class Adapter(ABC):
     #: CPU against well under 1 ms to run it; the suite then draws the profile's smaller
     #: ``compiled_examples`` budget per property for this adapter (``--compiled-examples``).
     compiles_per_case: ClassVar[bool] = False
+    #: Value draws the suite checks per drawn case (compiled variants: one compilation, many inputs).
+    draws_per_case: ClassVar[int] = 1
     #: The ops this adapter runs (``conv_transpose`` besides :data:`CLASSIC_OPS` where it has it).
     ops: ClassVar[frozenset[str]] = CLASSIC_OPS
 

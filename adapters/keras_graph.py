@@ -103,8 +103,8 @@ class Slice:
         self.crop = crop
 
     def __call__(self, y: Any) -> Any:
-        sizes = y.shape[1:-1]
-        spatial = tuple(slice(lo, n - hi) for n, (lo, hi) in zip(sizes, self.crop))
+        # a stop counted from the end: also for a tensor whose sizes are unknown while it is traced
+        spatial = tuple(slice(lo, -hi if hi else None) for lo, hi in self.crop)
         return y[(slice(None), *spatial, slice(None))]
 
     def compute_output_shape(self, shape: Shape) -> Shape:
@@ -140,12 +140,19 @@ def graph(keras: Any, plan: KerasPlan, inputs: Arrays | None) -> Graph:
     return _global_pool(plan, case, x)
 
 
+def params(plan: KerasPlan, inputs: Arrays) -> list[np.ndarray]:
+    """The kernel (in the plan's Keras layout) and bias of a convolution (``[]`` for pooling): the
+    ``keras.ops`` arguments after ``x``, or the layer's weights in ``set_weights`` order."""
+    case = plan.case
+    if not isinstance(case, (ConvCase, ConvTransposeCase)):
+        return []
+    w = inputs["w"]  # conv (O, C/g, *k) -> (*k, C/g, O) or depthwise (*k, C, m); transposed (C, O, *k) -> (*k, O, C)
+    kernel = tr.depthwise_kernel(w, case.x_shape[1]) if plan.depthwise else tr.kernel_spatial_first(w)
+    return [kernel, inputs["b"]] if case.bias else [kernel]
+
+
 def _conv(plan: KerasPlan, case: ConvCase, inputs: Arrays | None, x: np.ndarray) -> Graph:
-    params: list[np.ndarray] = []
-    if inputs is not None:
-        w = inputs["w"]
-        params.append(tr.depthwise_kernel(w, case.x_shape[1]) if plan.depthwise else tr.kernel_spatial_first(w))
-        params += [inputs["b"]] if case.bias else []
+    weights = [] if inputs is None else params(plan, inputs)
     pad = pad_step(plan)
     common = {"strides": case.stride, "padding": plan.padding, "dilation_rate": case.dilation}
     if plan.api == "ops":
@@ -157,7 +164,7 @@ def _conv(plan: KerasPlan, case: ConvCase, inputs: Arrays | None, x: np.ndarray)
             y = conv(x, k, data_format="channels_last", **common)
             return y + b[0] if b else y
 
-        return Graph(forward, [x, *params])
+        return Graph(forward, [x, *weights])
     settings = {**common, "use_bias": case.bias, "data_format": "channels_last", "dtype": plan.dtype}
     cls = resolve(plan.call)
     if plan.depthwise:
@@ -167,15 +174,12 @@ def _conv(plan: KerasPlan, case: ConvCase, inputs: Arrays | None, x: np.ndarray)
     steps = [layer] if pad is None else [pad, layer]
     build(steps, case.x_shape)
     if inputs is not None:
-        layer.set_weights(params)
+        layer.set_weights(weights)
     return Graph(chain(steps), [x], steps, layer)
 
 
 def _conv_transpose(plan: KerasPlan, case: ConvTransposeCase, inputs: Arrays | None, x: np.ndarray) -> Graph:
-    params: list[np.ndarray] = []
-    if inputs is not None:  # (C, O, *k) -> (*k, O, C)
-        params.append(tr.kernel_spatial_first(inputs["w"]))
-        params += [inputs["b"]] if case.bias else []
+    weights = [] if inputs is None else params(plan, inputs)
     crop = crop_step(plan)
     after = [] if crop is None else [crop]
     common = {
@@ -191,13 +195,13 @@ def _conv_transpose(plan: KerasPlan, case: ConvTransposeCase, inputs: Arrays | N
             y = conv_transpose(x, k, data_format="channels_last", **common)
             return chain(after)(y + b[0] if b else y)
 
-        return Graph(forward, [x, *params])
+        return Graph(forward, [x, *weights])
     settings = {**common, "use_bias": case.bias, "data_format": "channels_last", "dtype": plan.dtype}
     layer = resolve(plan.call)(case.out_channels, case.kernel, **settings)
     steps = [layer, *after]
     build(steps, case.x_shape)
     if inputs is not None:
-        layer.set_weights(params)
+        layer.set_weights(weights)
     return Graph(chain(steps), [x], steps, layer)
 
 
@@ -229,7 +233,8 @@ def _depth_pool(keras: Any, plan: KerasPlan, case: DepthPoolCase, x: np.ndarray)
         if plan.stacked:  # overlapping or gapped channel windows: the k strided channel slices, stacked
             windows = ops.stack([x[..., t : t + (groups - 1) * s + 1 : s] for t in range(k)], axis=-1)
         else:  # the notes' DepthPool: channels reshaped to (C / k, k), reduced over the last axis
-            windows = ops.reshape(x, (*x.shape[:-1], groups, k))
+            # keras.ops.shape: sizes a trace leaves unknown (tf.function's relaxed shapes) are read at run time
+            windows = ops.reshape(x, (*ops.shape(x)[:-1], groups, k))
         return reduce_(windows, axis=-1)
 
     return Graph(forward, [x])

@@ -24,7 +24,7 @@ from .base import Adapter, Arrays, Plan, Semantics, Unsupported
 
 _HEADER = struct.Struct("!Q")
 #: Class attributes of the remote adapter copied to its proxy.
-_INFO = ("apis", "dtypes", "distributions", "frameworks", "produces", "compiles_per_case", "ops")
+_INFO = ("apis", "dtypes", "distributions", "frameworks", "produces", "compiles_per_case", "ops", "draws_per_case")
 
 
 def _send(fd: int, obj: object) -> None:

@@ -104,7 +104,7 @@ def test_every_variant_is_selected_by_name_with_its_base_adapters_requirements()
         base = spec.partition("/")[0]
         assert spec not in adapters.DEFAULT_SPECS  # run when named: --adapters torch/compile
         assert adapters.installed(spec) == adapters.installed(base)
-        assert marker_name(spec) == spec.replace("/", "_").replace("-", "_")
+        assert marker_name(spec) == spec.replace("/", "_").replace("-", "_").replace("[", "_").replace("]", "")
 
 
 @pytest.mark.parametrize("spec", ["torch/channels_last", "torch/noncontiguous", "torch/no-onednn", "torch/compile"])
