@@ -226,6 +226,15 @@ def _window_dilation(case: PoolCase) -> tuple[int, ...]:
     return tuple(1 if k == 1 else d for k, d in zip(case.kernel, case.dilation))
 
 
+def _module_text(lowered: Any) -> str:
+    """The lowered module's text without source locations (``debug_info=False``; jax 0.4.25 lacks the
+    keyword and prints them, which only makes fewer plans share an executable)."""
+    try:
+        return str(lowered.as_text(debug_info=False))
+    except TypeError:
+        return str(lowered.as_text())
+
+
 def _keep_recent(cache: dict[K, V]) -> None:
     """Drop the least recently used entries (the first inserted) beyond :data:`_PROGRAMS_KEPT`."""
     while len(cache) > _PROGRAMS_KEPT:
@@ -433,7 +442,7 @@ class JaxAdapter(Adapter):
         compiled = None if module is None else self._executables.pop(module, None)
         if compiled is None:
             lowered = jax.jit(_forward_and_backward(_forward_fn(plan)), keep_unused=True).lower(primals, dy, tangents)
-            text = f"{lowered.in_tree}\n{lowered.out_tree}\n{lowered.as_text(debug_info=False)}"
+            text = f"{lowered.in_tree}\n{lowered.out_tree}\n{_module_text(lowered)}"
             module = hashlib.sha256(text.encode()).hexdigest()
             compiled = self._executables.pop(module, None)
             if compiled is None:

@@ -30,7 +30,10 @@ with an odd total, which PyTorch has no string for) runs with ``padding = min(lo
 ``"same"`` with an effective kernel shorter than the stride the ``s - d * (k - 1) - 1`` cells past
 the last tap; it never exceeds PyTorch's limit ``max(stride, dilation) - 1``.
 
-Refusals: average pooling has no dilation (``lacks``: ``nn.AvgPool*d`` has no such argument, and
+Refusals: a float16 / bfloat16 case whose CPU kernel the installed release lacks ("not implemented
+for 'Half'": ``avg_pool3d`` in 2.13, ``adaptive_max_pool3d`` in 2.4) is found by running the plan
+once on zeros per call, route, rank and dtype, and refused with that error as proof. Average pooling
+has no dilation (``lacks``: ``nn.AvgPool*d`` has no such argument, and
 ``F.avg_pool*d`` take the same ones). ``avg_pool3d`` rejects an (unpadded) input smaller than the
 kernel, although the padded input holds every window (``avg_pool1d``/``2d`` accept the same
 geometry). Max pooling with a window that reads only padding is not run at all (evidence
@@ -119,6 +122,37 @@ class TorchAdapter(Adapter):
 
     # ------------------------------------------------------------------ plans
     def support(self, case: Case, api: str, dtype: str) -> TorchPlan | Unsupported:
+        plan = self._plan(case, api, dtype)
+        if isinstance(plan, TorchPlan) and dtype in REDUCED:
+            missing = self._missing_kernel(plan)
+            if missing:
+                reason = f"{plan.call} has no {dtype} CPU kernel in torch {torch.__version__} ({missing})"
+                return Unsupported(reason, attempt=plan, message="not implemented for")
+        return plan
+
+    def _missing_kernel(self, plan: TorchPlan) -> str:
+        """The error of a release without a float16 / bfloat16 CPU kernel for ``plan``'s call (which
+        kernels exist changes from release to release), found by running the plan once on zeros;
+        ``""`` where it runs. Remembered per call, route, rank and dtype."""
+        probes: dict[tuple[object, ...], str] = self.__dict__.setdefault("_kernel_probes", {})
+        key = (plan.call, plan.route, plan.case.nd, plan.dtype, type(plan.case).__name__)
+        if key not in probes:
+            case, dtype = plan.case, numpy_dtype(plan.dtype)
+            zeros = {"x": np.zeros(case.x_shape, dtype), "dy": np.zeros(case.out_shape, dtype)}
+            w_shape = getattr(case, "w_shape", None)
+            if w_shape is not None:
+                zeros["w"] = np.zeros(w_shape, dtype)
+                if getattr(case, "bias", False):
+                    zeros["b"] = np.zeros(case.out_shape[1], dtype)
+            try:
+                TorchAdapter.run(self, plan, zeros)  # the eager path, also for the variants
+                probes[key] = ""
+            except RuntimeError as exc:
+                text = str(exc).splitlines()[0] if str(exc) else ""
+                probes[key] = text if "not implemented for" in text else ""
+        return probes[key]
+
+    def _plan(self, case: Case, api: str, dtype: str) -> TorchPlan | Unsupported:
         if case.nd > 3:
             return Unsupported(
                 f"PyTorch has no {case.nd}-D convolution or pooling",
@@ -130,11 +164,7 @@ class TorchAdapter(Adapter):
         if isinstance(case, ConvTransposeCase):
             return self._conv_transpose_plan(case, api, dtype)
         if isinstance(case, PoolCase):
-            plan = self._pool_plan(case, api, dtype)
-            if isinstance(plan, TorchPlan) and case.kind == "avg" and case.nd == 3 and dtype in REDUCED:
-                reason = f"avg_pool3d has no {dtype} CPU kernel (avg_pool3d_out_frame)"
-                return Unsupported(reason, attempt=plan, message="not implemented for")
-            return plan
+            return self._pool_plan(case, api, dtype)
         if isinstance(case, DepthPoolCase):
             reduce = "amax" if case.mode == "max" else "mean"
             return TorchPlan(case, api, dtype, "unfold", f"Tensor.unfold(1, k, s).{reduce}(-1)")
