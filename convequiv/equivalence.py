@@ -160,6 +160,13 @@ def _applicable(impl: Adapter, plan: Plan, example: Example, inputs: Inputs) -> 
     ]
 
 
+def applicable_records(impl: Adapter, plan: Plan, example: Example) -> list[Divergence]:
+    """The recorded divergences that hold for ``example`` reaching the framework through ``plan``: its
+    adapter, op, API, dtype and route, the installed versions and the condition on the example's inputs
+    in ``plan.dtype``."""
+    return _applicable(impl, plan, example, example.inputs(plan.dtype))
+
+
 def check(
     adapter: Adapter | str,
     example: Example,
