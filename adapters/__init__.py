@@ -39,6 +39,7 @@ import importlib.util
 import inspect
 import os
 import sys
+from collections.abc import Callable
 from importlib import metadata
 
 from .base import SUPPORTED, Adapter, Plan, Semantics, Supported, Unsupported, UnsupportedCase
@@ -170,33 +171,33 @@ def _load_variant(spec: str) -> Adapter:
     if not installed(base):
         raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[base])}, which are not installed")
     if base.startswith("keras["):  # keras[B]/variant: in a process whose Keras backend is B
-        return _load_keras_variant(spec, base[len("keras[") : -1])
+        return _in_keras_backend(spec, base[len("keras[") : -1], lambda: _instantiate(_from_path(VARIANTS[spec]), spec))
     env = VARIANT_ENVIRONMENT.get(spec, {})
     if any(os.environ.get(k) != v for k, v in env.items()):
-        from .remote import RemoteAdapter
-
-        if spec not in _WORKERS or not _WORKERS[spec].alive():  # type: ignore[attr-defined]
-            _WORKERS[spec] = RemoteAdapter(spec, env)
-        return _WORKERS[spec]
+        return _worker(spec, env)
     if base == "tensorflow":
         import_torch_first()
     return _instantiate(_from_path(VARIANTS[spec]), spec)
 
 
-def _load_keras_variant(spec: str, backend: str) -> Adapter:
-    """A variant of ``keras[backend]``: here if this process uses (or may still choose) that backend,
-    else in a worker process started with ``KERAS_BACKEND=backend``."""
-    current = keras_backend_of_this_process()
-    if current not in (None, backend):
-        from .remote import RemoteAdapter
+def _worker(spec: str, env: dict[str, str]) -> Adapter:
+    """``spec`` in a worker process started with ``env`` (one per spec, started again if it died)."""
+    from .remote import RemoteAdapter
 
-        if spec not in _WORKERS or not _WORKERS[spec].alive():  # type: ignore[attr-defined]
-            _WORKERS[spec] = RemoteAdapter(spec, {"KERAS_BACKEND": backend})
-        return _WORKERS[spec]
+    if spec not in _WORKERS or not _WORKERS[spec].alive():  # type: ignore[attr-defined]
+        _WORKERS[spec] = RemoteAdapter(spec, env)
+    return _WORKERS[spec]
+
+
+def _in_keras_backend(spec: str, backend: str, make: Callable[[], Adapter]) -> Adapter:
+    """``make()`` here if this process uses (or may still choose) the Keras backend ``backend``, else
+    ``spec`` in a worker process started with ``KERAS_BACKEND=backend`` (Keras reads it once)."""
+    if keras_backend_of_this_process() not in (None, backend):
+        return _worker(spec, {"KERAS_BACKEND": backend})
     os.environ["KERAS_BACKEND"] = backend
     if backend in ("tensorflow", "torch"):
         import_torch_first()
-    return _instantiate(_from_path(VARIANTS[spec]), spec)
+    return make()
 
 
 def load(spec: str) -> Adapter:
@@ -210,19 +211,13 @@ def load(spec: str) -> Adapter:
             raise AdapterError(f"unknown Keras backend in {spec!r}; choose one of {', '.join(KERAS_BACKENDS)}")
         if not installed(spec):
             raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[spec])}, which are not installed")
-        current = keras_backend_of_this_process()
-        if current not in (None, backend):
-            from .remote import RemoteAdapter
 
-            if spec not in _WORKERS or not _WORKERS[spec].alive():  # type: ignore[attr-defined]
-                _WORKERS[spec] = RemoteAdapter(spec, {"KERAS_BACKEND": backend})
-            return _WORKERS[spec]
-        os.environ["KERAS_BACKEND"] = backend
-        if backend in ("tensorflow", "torch"):
-            import_torch_first()
-        from .keras_adapter import KerasAdapter
+        def make() -> Adapter:
+            from .keras_adapter import KerasAdapter
 
-        return _instantiate(KerasAdapter, spec)
+            return _instantiate(KerasAdapter, spec)
+
+        return _in_keras_backend(spec, backend, make)
     if ":" in spec:
         return _instantiate(_from_path(spec), spec)
     if spec in BUILTIN:
