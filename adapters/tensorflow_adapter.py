@@ -170,6 +170,12 @@ def _plan(
     return TensorFlowPlan(case, api, dtype, route, call, layout="channels_last", fn=fn, **fields)
 
 
+#: Refusals tf.nn.convolution / tf.nn.pool raise in Python, before any kernel (their messages).
+CONVOLUTION_STRIDED_DILATION = "tf.nn.convolution refuses strides > 1 together with dilations > 1"
+STRIDED_DILATION = r"`strides > 1` not supported in conjunction with `dilation_rate > 1`"
+STRIDE_OVER_WINDOW = r"`strides` > `window_shape` not supported"
+
+
 def _attempt(plan: TensorFlowPlan) -> TensorFlowPlan:
     return replace(plan, probe=True)
 
@@ -255,7 +261,12 @@ class TensorFlowAdapter(Adapter):
     def _conv_support(self, case: ConvCase, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
         plan = self._conv_plan(case, api, dtype)
         reason = self._conv_refusal(case, api, dtype, plan)
-        return plan if reason is None else Unsupported(reason, attempt=_attempt(plan))
+        if reason is None:
+            return plan
+        # Python-level checks of tf.nn.convolution: under tf.function the error surfaces from autograph's
+        # converted code, so the proof matches the message rather than the raising frame
+        message = STRIDED_DILATION if reason == CONVOLUTION_STRIDED_DILATION else ""
+        return Unsupported(reason, attempt=_attempt(plan), message=message)
 
     def _conv_refusal(self, case: ConvCase, api: str, dtype: str, plan: TensorFlowPlan) -> str | None:
         dilated, strided = any(d > 1 for d in case.dilation), any(s > 1 for s in case.stride)
@@ -264,7 +275,7 @@ class TensorFlowAdapter(Adapter):
         if case.nd > 3:
             return "TensorFlow convolutions are 1-, 2- or 3-D"
         if api == "generic" and dilated and strided:  # checked in Python, before any kernel
-            return "tf.nn.convolution refuses strides > 1 together with dilations > 1"
+            return CONVOLUTION_STRIDED_DILATION
         if case.nd == 3 and case.groups > 1:
             return "Conv3D refuses grouped filters (input depth must equal the filter's)"
         if case.nd == 3:
@@ -362,9 +373,11 @@ class TensorFlowAdapter(Adapter):
             return Unsupported(f"{case.kind}_pool*d has no dilation; tf.nn.pool does", "lacks", target, "dilations")
         if api == "generic":  # tf.nn.pool checks these in Python, before any kernel
             if dilated and any(s > 1 for s in case.resolved_stride):
-                return Unsupported("tf.nn.pool refuses strides > 1 together with dilation > 1", attempt=_attempt(plan))
+                reason = "tf.nn.pool refuses strides > 1 together with dilation > 1"
+                return Unsupported(reason, attempt=_attempt(plan), message=STRIDED_DILATION)
             if any(s > k for s, k in zip(case.resolved_stride, case.kernel)):
-                return Unsupported("tf.nn.pool refuses a stride larger than the window", attempt=_attempt(plan))
+                reason = "tf.nn.pool refuses a stride larger than the window"
+                return Unsupported(reason, attempt=_attempt(plan), message=STRIDE_OVER_WINDOW)
         if case.nd == 3 and dtype == "float64":
             return Unsupported(f"{case.kind.capitalize()}Pool3D has no float64 CPU kernel", attempt=_attempt(plan))
         return plan
@@ -388,7 +401,12 @@ class TensorFlowAdapter(Adapter):
     def _depth_support(self, case: DepthPoolCase, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
         plan = self._depth_plan(case, api, dtype)
         reason = None if api == "generic" else self._depth_refusal(case, dtype)
-        return plan if reason is None else Unsupported(reason, attempt=_attempt(plan))
+        if reason is None:
+            return plan
+        # Python-level checks of tf.nn.convolution: under tf.function the error surfaces from autograph's
+        # converted code, so the proof matches the message rather than the raising frame
+        message = STRIDED_DILATION if reason == CONVOLUTION_STRIDED_DILATION else ""
+        return Unsupported(reason, attempt=_attempt(plan), message=message)
 
     def _depth_refusal(self, case: DepthPoolCase, dtype: str) -> str | None:
         """Why ``tf.nn.max_pool`` / ``avg_pool`` with a depth window refuses the case, if it does."""
