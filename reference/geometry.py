@@ -248,14 +248,28 @@ def window_geometry(
     """Validate and resolve every geometric argument of a sliding-window op (cached for plain
     arguments, see the module docstring)."""
     args = (op, sizes, kernel, stride, padding, dilation)
-    if type(ceil_mode) is bool and _plain(args):
-        try:
-            return _cached_geometry(*args, ceil_mode)
-        except TypeError as error:  # a list somewhere: unhashable until frozen
-            if "unhashable" not in str(error):
-                raise
-            return _cached_geometry(*_frozen(args), ceil_mode)  # type: ignore[misc]
+    if type(ceil_mode) is bool:
+        return through_cache(_cached_geometry, _resolve_geometry, args, ceil_mode)
     return _resolve_geometry(op, tuple(sizes), kernel, stride, padding, dilation, ceil_mode)
+
+
+def through_cache(
+    cached: Callable[..., WindowGeometry],
+    resolve: Callable[..., WindowGeometry],
+    args: tuple[object, ...],
+    *flags: bool,
+) -> WindowGeometry:
+    """``cached(*args, *flags)`` when every argument is plain (:func:`_plain`; lists frozen to tuples),
+    else ``resolve(*args, *flags)`` afresh: a geometry resolver's cache that never changes what is
+    accepted or the message of an error."""
+    if not _plain(args):
+        return resolve(args[0], tuple(args[1]), *args[2:], *flags)  # type: ignore[arg-type]
+    try:
+        return cached(*args, *flags)
+    except TypeError as error:  # a list somewhere: unhashable until frozen
+        if "unhashable" not in str(error):
+            raise
+        return cached(*_frozen(args), *flags)  # type: ignore[misc]
 
 
 @functools.lru_cache(maxsize=4096)

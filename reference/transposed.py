@@ -60,19 +60,25 @@ product per block of input positions gives every tap's contribution, which is ad
 into a zero buffer of the padded output through a writeable window view, then cropped. The
 backward pass reads ``dy`` through the window view of the same geometry, one tap at a time and
 only at the input positions whose tap lands on an output cell, with one matrix product for ``dx``
-and one for ``dw`` per tap. Copies stay under :data:`convequiv.reference.windows.CHUNK_BYTES`. Inputs are
+and one for ``dw`` per tap. Small calls (at most :data:`convequiv.reference.windows.SMALL_SCATTER`
+values per pass) skip the tap loops: the forward scatters every tap's contribution with one
+``col2im``; the backward, when ``x`` and ``w`` are finite (a tap on a cropped cell then adds a
+finite value times zero: nothing), copies every window of the zero-padded ``dy`` once and takes
+one matrix product for ``dx`` and one for ``dw``. Copies stay under :data:`convequiv.reference.windows.CHUNK_BYTES`. Inputs are
 converted to float64 and the results are float64.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from . import windows
 from ._checks import as_float64, batch_input, cotangent, is_int, per_dim, quiet
-from .geometry import WindowGeometry, resolve_padding
-from .windows import blocks, pad, tap_index, taps, window_view
+from .geometry import WindowGeometry, resolve_padding, through_cache
+from .windows import blocks, col2im, pad, tap_index, taps, window_view
 
 SAME_FORMS = ("same", "same_lower")
 
@@ -109,7 +115,21 @@ def transposed_geometry(
 
     Returns the geometry of the adjoint convolution: its ``sizes`` are the transposed output
     lengths, its ``padding`` the resolved ``(lo, hi)`` pairs and its ``out`` the input ``sizes``.
+    Cached for plain arguments, like :func:`convequiv.reference.geometry.window_geometry`.
     """
+    args = (op, sizes, kernel, stride, padding, output_padding, dilation)
+    return through_cache(_cached_geometry, _resolve_geometry, args)
+
+
+def _resolve_geometry(
+    op: str,
+    sizes: tuple[int, ...],
+    kernel: object,
+    stride: object,
+    padding: object,
+    output_padding: object,
+    dilation: object,
+) -> WindowGeometry:
     nd = len(sizes)
     ks = per_dim(op, "kernel", kernel, nd)
     ss = per_dim(op, "stride", stride, nd)
@@ -135,6 +155,9 @@ def transposed_geometry(
             )
         outs_list.append(out)
     return WindowGeometry(tuple(outs_list), ks, ss, ds, pads, tuple(sizes))
+
+
+_cached_geometry = functools.lru_cache(maxsize=4096)(_resolve_geometry)
 
 
 def transposed_output_size(
@@ -279,6 +302,11 @@ def conv_transpose(
         if ba.shape != (o,):
             raise ValueError(f"{op}: b must have shape (O,) = ({o},), got shape {ba.shape}")
     n = xa.shape[0]
+    if n * o * math.prod(geom.kernel) * math.prod(geom.out) <= windows.SMALL_SCATTER:
+        y = _crop(col2im(_tap_columns(wa, g, xa), geom), geom)  # one product and one scatter
+        if ba is not None:
+            y += ba.reshape((o,) + (1,) * geom.nd)
+        return y
     ypad = np.zeros((n, o) + _padded(geom), dtype=np.float64)
     view = window_view(ypad, geom, writeable=True)
     channel_axes: tuple[slice, ...] = (slice(None),) * 2
@@ -292,6 +320,31 @@ def conv_transpose(
     if ba is not None:
         y += ba.reshape((o,) + (1,) * geom.nd)
     return y
+
+
+def _im2col_is_exact(xa: np.ndarray, wa: np.ndarray, values: int) -> bool:
+    """Whether the backward pass may read every tap of the zero-padded ``dy`` (a small call whose
+    ``x`` and ``w`` are finite): a tap on a cropped cell then multiplies a finite value by zero
+    and adds nothing, as the tap-by-tap path, which skips those taps, adds nothing."""
+    return values <= windows.SMALL_SCATTER and bool(np.isfinite(xa).all()) and bool(np.isfinite(wa).all())
+
+
+def _backward_im2col(xa: np.ndarray, wa: np.ndarray, view: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """``dx`` and ``dw`` from one copy of every window of the padded ``dy`` (``view`` is ``(N, O,
+    *x spatial, *kernel)``) and one matrix product each: ``dx[n, c, i] = sum_{o, k} w[c, o, k] *
+    cols[n, o, k, i]`` and ``dw[c, o, k] = sum_{n, i} x[n, c, i] * cols[n, o, k, i]`` within each group.
+    Empty sums are +0 (``+ 0.0`` turns a product's -0 into +0, as the tap-by-tap path leaves it)."""
+    n, c = xa.shape[:2]
+    nd = xa.ndim - 2
+    og = wa.shape[1]
+    cols = view.transpose(0, 1, *range(2 + nd, 2 + 2 * nd), *range(2, 2 + nd)).reshape(
+        n, g, og * math.prod(wa.shape[2:]), -1
+    )
+    xk = xa.reshape(n, g, c // g, -1)  # (N, G, Cg, positions)
+    wmat = wa.reshape(g, c // g, -1)  # (G, Cg, Og * K)
+    dx = np.matmul(wmat, cols).reshape(xa.shape) + 0.0
+    dw = np.matmul(xk, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(wa.shape) + 0.0
+    return dx, dw
 
 
 @quiet
@@ -316,6 +369,9 @@ def conv_transpose_backward(
     og = wa.shape[1]
     dya = cotangent(op, dy, (n, g * og) + geom.sizes)
     view = window_view(pad(dya, geom, 0.0), geom)  # (N, O, *x spatial, *kernel)
+    if _im2col_is_exact(xa, wa, n * g * og * math.prod(geom.kernel) * math.prod(geom.out)):
+        dx, dw = _backward_im2col(xa, wa, view, g)
+        return dx, dw, dya.sum(axis=(0, *range(2, dya.ndim)))
     wtaps = wa.reshape((g, c // g, og) + geom.kernel)
     dx = np.zeros(xa.shape, dtype=np.float64)
     dw = np.zeros(wtaps.shape, dtype=np.float64)

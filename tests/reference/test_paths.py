@@ -228,3 +228,19 @@ def test_geometry_cache_never_changes_what_is_accepted():
         resolve("conv", (2, 8), 3, stride=1, padding=0)
     with pytest.raises(ValueError, match="output size along spatial dimension 0 would be 0"):
         resolve("conv", (2, 8), 3, stride=1, padding=0)  # an error is never cached
+
+
+def test_transposed_geometry_cache_never_changes_what_is_accepted():
+    """The same for the transposed convolution's geometry: spellings of one geometry share its
+    cached answer, other types are resolved afresh, errors are raised every time."""
+    from convequiv.reference.transposed import transposed_geometry as resolve
+
+    a = resolve("conv_transpose", (4, 5), (3, 3), stride=2, padding=1, output_padding=1, dilation=1)
+    b = resolve("conv_transpose", (4, 5), [3, 3], stride=[2, 2], padding=[1, 1], output_padding=(1, 1), dilation=1)
+    assert b == a
+    assert resolve("conv_transpose", (4, 5), np.int64(3), stride=2, padding=1, output_padding=1, dilation=1) == a
+    with pytest.raises(TypeError, match="stride must be an int or a sequence"):
+        resolve("conv_transpose", (4, 5), 3, stride=2.0, padding=1, output_padding=1, dilation=1)
+    for _ in range(2):  # an error is never cached
+        with pytest.raises(ValueError, match="output_padding must be smaller than max"):
+            resolve("conv_transpose", (4, 5), 3, stride=2, padding=1, output_padding=2, dilation=1)

@@ -247,6 +247,14 @@ def test_conv_transpose_chunked_matches_naive(ex, chunk):
         check_against_naive(ex)
 
 
+@given(ex=examples(values=("normal", "special")), small=st.sampled_from([-1, 10**9]))
+def test_conv_transpose_small_and_large_paths_match_naive(ex, small):
+    """Every call small (the forward's one scatter by col2im, the backward's one im2col copy of the
+    padded dy when x and w are finite) and none small (tap by tap): both equal the naive loops."""
+    with mock.patch.object(windows, "SMALL_SCATTER", small):
+        check_against_naive(ex)
+
+
 @pytest.mark.parametrize("padding", [2, [(3, 1)], "same", "same_lower"])
 def test_non_finite_weights_match_naive(padding):
     """NaN and inf in w: the forward pass and dx equal the naive loops exactly in their NaN / inf
