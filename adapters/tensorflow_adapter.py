@@ -176,6 +176,10 @@ STRIDED_DILATION = r"`strides > 1` not supported in conjunction with `dilation_r
 STRIDE_OVER_WINDOW = r"`strides` > `window_shape` not supported"
 
 
+#: The Eigen Conv2D gradient kernels' refusal (float64, float32 without oneDNN, explicit padding lists).
+EIGEN_CONV2D_GROUPS_DILATION = "the Eigen Conv2D gradients refuse groups > 1 and dilation rates > 1"
+
+
 def _attempt(plan: TensorFlowPlan) -> TensorFlowPlan:
     return replace(plan, probe=True)
 
@@ -286,7 +290,7 @@ class TensorFlowAdapter(Adapter):
             if case.stride[0] != case.stride[1] and (self._eigen(dtype) or (explicit and not dilated)):
                 return "the Eigen DepthwiseConv2dNative kernels refuse unequal row and column strides"
         elif (case.groups > 1 or (api == "nn" and dilated)) and (self._eigen(dtype) or explicit):
-            return "the Eigen Conv2D gradients refuse groups > 1 and dilation rates > 1"
+            return EIGEN_CONV2D_GROUPS_DILATION
         return None
 
     # --------------------------------------------------- transposed convolution
@@ -475,7 +479,8 @@ class TensorFlowAdapter(Adapter):
             assert isinstance(case, DepthPoolCase)
             k = case.pool_size
             if plan.channel_windows == "reshape":
-                x = tf.reshape(x, [*x.shape[:-1], x.shape[-1] // k, k])
+                # the leading sizes from the tensor: a retraced tf.function knows only the channels
+                x = tf.reshape(x, tf.concat([tf.shape(x)[:-1], [x.shape[-1] // k, k]], axis=0))
             else:
                 x = tf.signal.frame(x, k, case.resolved_stride, axis=-1)
         keywords = dict(plan.arguments)

@@ -42,11 +42,17 @@ from typing import Any, ClassVar
 import numpy as np
 import tensorflow as tf
 
-from convequiv.reference.cases import Case, DepthPoolCase, PoolCase
+from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, PoolCase
 
 from . import translate as tr
 from .base import GRADIENTS, Arrays, Plan, Semantics, Unsupported
-from .tensorflow_adapter import TensorFlowAdapter, TensorFlowPlan, _attempt, _onednn_enabled
+from .tensorflow_adapter import (
+    EIGEN_CONV2D_GROUPS_DILATION,
+    TensorFlowAdapter,
+    TensorFlowPlan,
+    _attempt,
+    _onednn_enabled,
+)
 
 PRIMALS = ("x", "w", "b")
 Step = Callable[..., dict[str, Any]]
@@ -173,11 +179,20 @@ class XlaStats:
     seen: set[tuple[Any, ...]] = field(default_factory=set)
 
 
+#: tf2xla's AvgPool3D with a window over the channels: "TF to XLA legalization failed ... 'mhlo.reduce_window'
+#: op inferred type(s) ... are incompatible with return type(s)" (InvalidArgumentError, TF 2.21).
+XLA_AVGPOOL3D_DEPTH = "tf2xla fails to legalize AvgPool3D with a depth window (mhlo.reduce_window type mismatch)"
+#: What tf2xla raises for MaxPool with an explicit padding list (UnimplementedError, TF 2.21).
+XLA_EXPLICIT_POOLING = "XLA does not support pooling ops with explicit padding"
+
+
 class TensorFlowXlaAdapter(TensorFlowVariant):
     name: ClassVar[str] = "tensorflow/xla"
     compiles_per_case: ClassVar[bool] = True
     #: Value draws the suite checks per compiled case (pytest_plugin.Equivalence.check).
     draws_per_case: ClassVar[int] = 10
+    #: XLA's fast min/max follows neither NaN policy in reductions (suite/test_semantics.py).
+    no_nan_policy: ClassVar[dict[str, str]] = {"global_max_pool": "tf-xla-max-skips-nan"}
 
     def accumulation(self, case: Case, api: str) -> dict[str, str]:
         """XLA's CPU compiler computes float16 / bfloat16 convolutions and reductions in float32 and
@@ -191,7 +206,19 @@ class TensorFlowXlaAdapter(TensorFlowVariant):
 
     def support(self, case: Case, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
         plan = super().support(case, api, dtype)
-        return replace(plan, kernels="xla") if isinstance(plan, TensorFlowPlan) else plan
+        if not isinstance(plan, TensorFlowPlan):
+            return plan
+        plan = replace(plan, kernels="xla")
+        if isinstance(case, PoolCase) and plan.route == "explicit padding list":
+            # tf2xla's MaxPool lowering takes SAME or VALID only
+            return Unsupported(XLA_EXPLICIT_POOLING, attempt=_attempt(plan), message=XLA_EXPLICIT_POOLING)
+        return plan
+
+    def _conv_refusal(self, case: ConvCase, api: str, dtype: str, plan: TensorFlowPlan) -> str | None:
+        """tf2xla lowers Conv2D and its gradients with groups, dilation and explicit padding lists
+        (feature_group_count, rhs_dilation, padding pairs): the Eigen Conv2D refusal is not XLA's."""
+        reason = super()._conv_refusal(case, api, dtype, plan)
+        return None if reason == EIGEN_CONV2D_GROUPS_DILATION else reason
 
     def _eigen(self, dtype: str) -> bool:
         """XLA runs no TensorFlow kernel: the plans are those of a TensorFlow with oneDNN on (float32 not
@@ -204,6 +231,10 @@ class TensorFlowXlaAdapter(TensorFlowVariant):
         TensorFlow's MaxPoolGrad kernel are not XLA's); the others are :class:`TensorFlowAdapter`'s."""
         if case.mode == "max" and not (case.nd == 3 and dtype == "float64"):
             return None
+        if case.mode == "avg" and case.nd == 3 and case.pool_size > 1:
+            return XLA_AVGPOOL3D_DEPTH
+        if case.mode == "avg" and case.nd < 3:  # tf2xla lowers a depth window in float64 too (no Eigen refusal)
+            return super()._depth_refusal(case, "float32")
         return super()._depth_refusal(case, dtype)
 
     def step(self, plan: TensorFlowPlan, names: tuple[str, ...], kind: str) -> Step:

@@ -122,8 +122,8 @@ class _ExampleView:
     def fewest_in_a_window(self, flag: str) -> int:
         return predicates.fewest_in_a_window(self.case, self._inputs.x, flag)
 
-    def most_near_max_in_a_window(self, atol: float) -> int:
-        return predicates.most_near_max_in_a_window(self.case, self._inputs.x, atol)
+    def most_near_max_in_a_window(self, atol: float, rtol: float = 0.0) -> int:
+        return predicates.most_near_max_in_a_window(self.case, self._inputs.x, atol, rtol)
 
     def windows_led_by_padding_with_only(self, flag: str) -> int:
         return predicates.windows_led_by_padding_with_only(self.case, self._inputs.x, flag)

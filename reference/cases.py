@@ -524,9 +524,9 @@ class Example:
         """:func:`fewest_in_a_window` on this example's float64 ``x``."""
         return fewest_in_a_window(self.case, self.inputs().x, flag)
 
-    def most_near_max_in_a_window(self, atol: float) -> int:
+    def most_near_max_in_a_window(self, atol: float, rtol: float = 0.0) -> int:
         """:func:`most_near_max_in_a_window` on this example's float64 ``x``."""
-        return most_near_max_in_a_window(self.case, self.inputs().x, atol)
+        return most_near_max_in_a_window(self.case, self.inputs().x, atol, rtol)
 
     def windows_led_by_padding_with_only(self, flag: str) -> int:
         """:func:`windows_led_by_padding_with_only` on this example's float64 ``x``."""

@@ -48,9 +48,10 @@ def fewest_in_a_window(case: Case, x: np.ndarray, flag: str) -> int:
     return int(case.window_counts(CELL_FLAGS[flag](x)).min())
 
 
-def most_near_max_in_a_window(case: Case, x: np.ndarray, atol: float) -> int:
-    """Largest number of input taps of one pooling window that lie within ``atol`` of that window's
-    maximum (NaN ignored): how many taps a tolerance-based max gradient would pick."""
+def most_near_max_in_a_window(case: Case, x: np.ndarray, atol: float, rtol: float = 0.0) -> int:
+    """Largest number of input taps of one pooling window that lie within ``atol + rtol * |max|`` of
+    that window's maximum (NaN ignored): how many taps a tolerance-based max gradient would pick, or
+    a comparison at reduced precision would tie (``rtol = 2 ** -7``: equal in bfloat16 at most)."""
     pool = _pooling(case)
     if pool is None:
         raise TypeError("most_near_max_in_a_window needs a PoolCase")
@@ -59,7 +60,7 @@ def most_near_max_in_a_window(case: Case, x: np.ndarray, atol: float) -> int:
     peak = max_pool(x, pool.kernel, nan="ignore", **pool.kwargs())
     peak = peak.reshape(peak.shape + (1,) * case.nd)
     with np.errstate(invalid="ignore"):
-        near = (view >= peak - atol) & np.isfinite(view)
+        near = (view >= peak - (atol + rtol * np.abs(peak))) & np.isfinite(view)
     axes = tuple(range(near.ndim - case.nd, near.ndim))
     return int(near.sum(axis=axes).max())
 

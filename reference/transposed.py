@@ -64,8 +64,8 @@ and one for ``dw`` per tap. Small calls (at most :data:`convequiv.reference.wind
 values per pass) skip the tap loops: the forward scatters every tap's contribution with one
 ``col2im``; the backward, when ``x`` and ``w`` are finite (a tap on a cropped cell then adds a
 finite value times zero: nothing), copies every window of the zero-padded ``dy`` once and takes
-one matrix product for ``dx`` and one for ``dw``. Copies stay under :data:`convequiv.reference.windows.CHUNK_BYTES`. Inputs are
-converted to float64 and the results are float64.
+one matrix product for ``dx`` and one for ``dw``. Copies stay under
+:data:`convequiv.reference.windows.CHUNK_BYTES`. Inputs are converted to float64 and the results are float64.
 """
 
 from __future__ import annotations

@@ -430,6 +430,8 @@ def test_window_predicates_count_per_window():
     assert ex.most_in_a_window("+inf") == 0
     assert ex.most_near_max_in_a_window(1e-5) == 2  # 1.0 and 1.0 - 5e-6
     assert ex.most_near_max_in_a_window(1e-6) == 1
+    assert ex.most_near_max_in_a_window(0.0, 4e-6) == 1  # within 4e-6 * |1.0| of the maximum: only 1.0
+    assert ex.most_near_max_in_a_window(0.0, 6e-6) == 2
 
 
 def _with_x(example, x):
