@@ -85,3 +85,21 @@ def test_resume_and_merge_keep_the_smaller_example(tmp_path):
     (only,) = merged.findings.values()
     assert only.example == "Example(small)" and only.count == 5 and only.repro == "print('small')"
     assert only.signature.features == ("conv: groups > 1",)  # what both failures had in common
+
+
+def test_progress_display_shows_bracketed_adapter_names(tmp_path):
+    """keras[torch] is an adapter name, not console markup: the live table prints it whole."""
+    from collections import Counter
+
+    from rich.console import Console
+
+    from convequiv.hunt import progress_table
+    from convequiv.hunt.campaign import Campaign, Options, Tally
+
+    campaign = Campaign(Options(adapters=["keras[torch]"], ops=["conv"], budget=60.0, workers=1, out=tmp_path, seed=1))
+    campaign.tallies["keras[torch]"] = Tally(statuses=Counter(agree=3, fail=1))
+    console = Console(record=True, width=120)
+    console.print(progress_table(campaign))
+    text = console.export_text()
+    assert "keras[torch]" in text
+    assert "│ keras[torch] │       4 │     3 │" in text

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from .campaign import Campaign
     from .store import Store
 
@@ -170,37 +172,38 @@ def _campaign(args: argparse.Namespace) -> int:
     return 1 if summary["new_findings"] or summary["errors"] else 0
 
 
+def progress_table(c: Campaign) -> Table:
+    """The live display: elapsed of budget, findings, and per adapter its checks by status."""
+    from rich.table import Table
+    from rich.text import Text
+
+    elapsed = time.time() - c.started
+    found = f"{len(c.store.findings)} findings ({len(c.new)} new)"
+    title = f"convequiv hunt: {elapsed:.0f} s of {c.options.budget:.0f} s, {found}"
+    grid = Table(title=title, title_justify="left")
+    for column in ("adapter", "checked", "agree", "diverge", "unsupported", "fail"):
+        grid.add_column(column, justify="left" if column == "adapter" else "right")
+    for adapter, tally in sorted(c.tallies.items()):
+        s = tally.statuses
+        grid.add_row(  # Text: an adapter name such as keras[torch] is not console markup
+            Text(adapter), str(sum(s.values())), *(str(s[k]) for k in ("agree", "diverge", "unsupported", "fail"))
+        )
+    return grid
+
+
 def _with_display(campaign: Campaign) -> Store:
     from rich.console import Console
     from rich.live import Live
-    from rich.table import Table
 
     console = Console(stderr=True)
-
-    def table(c: Campaign) -> Table:
-        elapsed = time.time() - c.started
-        title = (
-            f"convequiv hunt: {elapsed:.0f} s of {c.options.budget:.0f} s, "
-            f"{len(c.store.findings)} findings ({len(c.new)} new)"
-        )
-        grid = Table(title=title, title_justify="left")
-        for column in ("adapter", "checked", "agree", "diverge", "unsupported", "fail"):
-            grid.add_column(column, justify="left" if column == "adapter" else "right")
-        for adapter, tally in sorted(c.tallies.items()):
-            s = tally.statuses
-            grid.add_row(
-                adapter, str(sum(s.values())), *(str(s[k]) for k in ("agree", "diverge", "unsupported", "fail"))
-            )
-        return grid
-
     if not console.is_terminal:
         last = [0.0]
 
         def plain(c: Campaign) -> None:
             if time.time() - last[0] >= 30:
                 last[0] = time.time()
-                console.print(table(c))
+                console.print(progress_table(c))
 
         return campaign.run(plain)
     with Live(console=console, refresh_per_second=1, transient=False) as live:
-        return campaign.run(lambda c: live.update(table(c)))
+        return campaign.run(lambda c: live.update(progress_table(c)))
