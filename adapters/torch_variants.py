@@ -30,7 +30,9 @@ its path changes:
     the eager variants.
 ``torch/channels_last``
     ``x``, ``dy``, the tangents and the convolution weight (functional argument or layer weight) in
-    ``torch.channels_last`` (4-D) / ``torch.channels_last_3d`` (5-D) memory format. PyTorch has no
+    ``torch.channels_last`` (4-D) / ``torch.channels_last_3d`` (5-D) memory format, by ``Tensor.to`` as
+    ``model.to(memory_format=...)`` does: the format's own strides even where a channels-first tensor
+    already qualifies (one channel, unit spatial sizes), unlike ``contiguous``. PyTorch has no
     channels-last format for 3-D tensors: 1-D cases are unsupported (``lacks torch.channels_last_1d``).
 ``torch/noncontiguous``
     Every input (``x``, ``w``, ``b``, ``dy``, tangents) a strided view of a larger buffer: every
@@ -259,10 +261,13 @@ class TorchChannelsLastAdapter(TorchVariant):
         return super().support(case, api, dtype)
 
     def prepare(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
+        # ``Tensor.to`` (what users and ``Module.to`` call) always writes the format's own strides;
+        # ``contiguous(memory_format=...)`` keeps a tensor whose strides already qualify, which for one
+        # channel or unit spatial sizes are the channels-first ones, so that path would never be checked.
         if tensor.ndim == 4:
-            return tensor.contiguous(memory_format=torch.channels_last)
+            return tensor.to(memory_format=torch.channels_last)
         if tensor.ndim == 5:
-            return tensor.contiguous(memory_format=torch.channels_last_3d)
+            return tensor.to(memory_format=torch.channels_last_3d)
         return tensor
 
 
