@@ -69,8 +69,12 @@ def _gradient_step(plan: TensorFlowPlan, names: tuple[str, ...]) -> Step:
             tape.watch(primals)
             y = TensorFlowAdapter._forward(plan, t)
         out: dict[str, Any] = {"y": y}
-        if tuple(y.shape) != tuple(dy.shape) and not plan.probe:
-            return out  # a wrongly shaped y (recorded divergences): no gradient against dy exists
+        # A wrongly shaped y (recorded divergences) has no gradient against dy. Only eager shapes are
+        # the computed ones: a traced function's static shape may be partly unknown (reduce_retracing)
+        # or wrong (tf-conv3d-dilation-static-shape, Conv3D's shape function), while the op computes
+        # the right one.
+        if tf.executing_eagerly() and tuple(y.shape) != tuple(dy.shape) and not plan.probe:
+            return out
         grads = tape.gradient(y, primals, output_gradients=None if plan.probe else dy)
         for name, grad in zip(names, grads):
             if grad is not None:

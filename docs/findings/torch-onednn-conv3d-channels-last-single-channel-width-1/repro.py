@@ -44,8 +44,10 @@ for name, x_fmt, w_fmt in (
         wt = wt.to(memory_format=w_fmt)
     got = F.conv3d(xt, wt, stride=(1, 1, 2)).numpy().astype(np.float64)
     err = np.abs(got - expected).max()
-    print(f"{name:16s} x strides {xt.stride()}, w strides {wt.stride()}: y[0, 0, 1, :, 0] = "
-          f"{np.round(got[0, 0, 1, :, 0], 4).tolist()}   max |error| {err:.3g}")
+    print(
+        f"{name:16s} x strides {xt.stride()}, w strides {wt.stride()}: y[0, 0, 1, :, 0] = "
+        f"{np.round(got[0, 0, 1, :, 0], 4).tolist()}   max |error| {err:.3g}"
+    )
     bug |= bool(err > 1e-4)
 print(f"expected         y[0, 0, 1, :, 0] = {np.round(expected[0, 0, 1, :, 0], 4).tolist()}")
 sys.exit(1 if bug else 0)

@@ -1,0 +1,34 @@
+"""TensorFlow: the static shape of Conv3D (tf.nn.conv3d, graph mode / tf.function) swaps the height and
+width dilations, so a traced function sees a wrong y.shape whenever the two differ.
+
+x: (1, 5, 5, 5, 1) NDHWC, a (2, 2, 2) kernel, dilations (1, 1, 2, 1, 1) (height 2, width 1), VALID:
+the computed output is (1, 4, 3, 4, 1) (height 5 - 2 - 1 + 1 = 3); the shape function reports
+(1, 4, 4, 3, 1). Conv3DShape in tensorflow/core/framework/common_shape_fns.cc reads
+``dilation_cols = dilations[2]; dilation_rows = dilations[3]`` for NDHWC (and [3], [4] for NCDHW),
+where index 2 is the height (rows) and 3 the width (cols).
+
+Exit status 1 while the static and computed shapes differ, 0 once they agree.
+"""
+
+import sys
+
+import tensorflow as tf
+
+print(f"tensorflow {tf.__version__}")
+x = tf.zeros((1, 5, 5, 5, 1))
+w = tf.zeros((2, 2, 2, 1, 1))
+static = {}
+
+
+@tf.function
+def conv(x, w):
+    y = tf.nn.conv3d(x, w, [1, 1, 1, 1, 1], "VALID", dilations=[1, 1, 2, 1, 1])
+    static["shape"] = tuple(y.shape)  # what the graph (and everything built on it) believes
+    return y
+
+
+computed = tuple(conv(x, w).shape)
+print(f"static shape   {static['shape']}")
+eager = tuple(tf.nn.conv3d(x, w, [1] * 5, "VALID", dilations=[1, 1, 2, 1, 1]).shape)
+print(f"computed shape {computed}   (eager: {eager})")
+sys.exit(1 if static["shape"] != computed else 0)
