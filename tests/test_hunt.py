@@ -103,3 +103,24 @@ def test_progress_display_shows_bracketed_adapter_names(tmp_path):
     text = console.export_text()
     assert "keras[torch]" in text
     assert "│ keras[torch] │       4 │     3 │" in text
+
+
+def test_an_adapter_tally_sums_its_workers(tmp_path):
+    """Each worker reports running totals; an adapter hunted by several workers in turn (slices) adds
+    them up instead of showing only the last worker's."""
+    from convequiv.hunt.campaign import Campaign, Options, Running
+
+    campaign = Campaign(Options(adapters=["torch"], ops=["conv"], budget=60.0, workers=1, out=tmp_path, seed=1))
+    first, second = (Running("torch", None, tmp_path / f"w{i}", tmp_path / f"c{i}", 0.0) for i in (1, 2))  # type: ignore[arg-type]
+
+    def progress(worker, agree, explained):
+        event = {"type": "progress", "adapter": "torch", "statuses": {"agree": agree}, "counted": {}}
+        campaign._event(worker, {**event, "explained": {"some-record": explained}})
+
+    progress(first, 100, 3)
+    progress(first, 250, 5)  # running totals: 250 in all from this worker
+    progress(second, 40, 1)
+    tally = campaign.tallies["torch"]
+    assert tally.statuses["agree"] == 290
+    assert tally.explained["some-record"] == 6
+    assert campaign.summary()["examples"] == {"torch": 290}

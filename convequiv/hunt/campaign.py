@@ -56,11 +56,15 @@ class Running:
     offset: int = 0
     counted: Counter[str] = field(default_factory=Counter)  # failures of known findings, as last reported
     explained: Counter[str] = field(default_factory=Counter)  # checks explained per record, as last reported
+    statuses: Counter[str] = field(default_factory=Counter)  # this worker's checks by status, as last reported
+    tally_counted: Counter[str] = field(default_factory=Counter)  # ``counted`` as last added to the tally
+    tally_explained: Counter[str] = field(default_factory=Counter)  # ``explained`` as last added to the tally
 
 
 @dataclass
 class Tally:
-    """Per adapter: checks by status, failures of known findings, recorded divergences seen."""
+    """Per adapter, summed over its workers: checks by status, failures of known findings, recorded
+    divergences seen."""
 
     statuses: Counter[str] = field(default_factory=Counter)
     counted: Counter[str] = field(default_factory=Counter)
@@ -130,10 +134,17 @@ class Campaign:
 
     def _event(self, worker: Running, event: dict[str, Any]) -> None:
         if event["type"] == "progress":
+            # A worker reports its own running totals; an adapter is hunted by one worker per slice,
+            # so its tally adds what this worker checked since its last report.
             tally = self.tallies.setdefault(event["adapter"], Tally())
-            tally.statuses = Counter(event["statuses"])
-            tally.counted = Counter(event["counted"])
-            tally.explained = Counter(event["explained"])
+            for mine, theirs, reported in (
+                (worker.statuses, tally.statuses, event["statuses"]),
+                (worker.tally_counted, tally.counted, event["counted"]),
+                (worker.tally_explained, tally.explained, event["explained"]),
+            ):
+                for key, n in reported.items():
+                    theirs[key] += n - mine[key]
+                    mine[key] = n
             for finding_id, n in event["counted"].items():
                 if finding_id in self.store.findings:
                     self.store.findings[finding_id].count += n - worker.counted[finding_id]
