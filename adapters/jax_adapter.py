@@ -153,6 +153,7 @@ from convequiv.reference.cases import (
 )
 
 from . import translate as tr
+from . import xla_conv_abort
 from .base import CLASSIC_OPS, GRADIENTS, Adapter, Arrays, Plan, Semantics, Unsupported
 from .jax_transposed import JaxTransposePlan, conv_transpose, transposed_plan
 
@@ -317,12 +318,27 @@ class JaxAdapter(Adapter):
             return self._global_plan(case, api, dtype)
         return Unsupported(f"unknown case type {type(case).__name__}", "lacks", "jax.lax.unknown")
 
-    def _conv_plan(self, case: ConvCase, api: str, dtype: str) -> JaxPlan:
+    def _conv_plan(self, case: ConvCase, api: str, dtype: str) -> JaxPlan | Unsupported:
+        message = xla_conv_abort.abort_message(case)
+        if message is not None:
+            return Unsupported(
+                f"XLA's CPU compiler aborts the process compiling this convolution's gradient ({message}); "
+                "not run. Write-up: docs/findings/jax-xla-conv-grad-simplifier-abort.md",
+                evidence="unsafe",
+            )
         call = "jax.lax.conv_general_dilated"
         name = tr.xla_padding_name(case.padding)
         if name is not None:
             return JaxPlan(case, api, dtype, f"native {name}", call, name)
         return JaxPlan(case, api, dtype, "explicit pairs", call, case.pads)
+
+    def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
+        """Compile the convolution's gradient in a child process (:mod:`.xla_conv_abort`): it must die
+        of SIGABRT with XLA's CHECK failure for the hazard to hold."""
+        assert isinstance(case, ConvCase), f"{self.name} declares only convolutions unsafe, not {case!r}"
+        message = xla_conv_abort.compile_in_child(case)
+        assert message is not None, f"the gradient of {case!r} compiles: XLA no longer aborts on it"
+        return f"compiling jax.grad of the convolution in a child process: it died of SIGABRT, {message}"
 
     def _pool_plan(self, case: PoolCase, api: str, dtype: str) -> JaxPlan | Unsupported:
         name = tr.xla_padding_name(case.padding)

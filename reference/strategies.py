@@ -323,6 +323,11 @@ EDGE_CASES: dict[str, Example] = {
         ),
         Example(ConvCase((2, 3, 7), (4, 3, 4), padding=((3, 0),), bias=False), 7, name="conv1d_window_mostly_padding"),
         Example(
+            ConvCase((2, 1, 4, 6), (3, 1, 3, 2), stride=2, padding=((0, 0), (1, 1))),
+            17,
+            name="conv_kernel_equals_stride_padded",  # XLA CPU aborts compiling its gradient (docs/findings)
+        ),
+        Example(
             ConvCase((2, 3, 4, 5, 6), (2, 3, 2, 3, 2), stride=(1, 2, 1), padding="same"),
             8,
             name="conv3d_same_mixed_stride",

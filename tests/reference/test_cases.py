@@ -371,6 +371,12 @@ NAME_CLAIMS = [
         lambda e: any(k < s for k, s in zip(_kernel(e.case), e.case.stride or _kernel(e.case))),
     ),
     ("asymmetric_padding", lambda e: any(lo != hi for lo, hi in _pads(e.case))),
+    (
+        "kernel_equals_stride_padded",
+        lambda e: any(
+            k == s > 1 and lo + hi > 0 for k, s, (lo, hi) in zip(_kernel(e.case), e.case.stride, _pads(e.case))
+        ),
+    ),
     ("mostly_padding", lambda e: _mostly_padding(e.case)),
     ("groups", lambda e: isinstance(e.case, DepthPoolCase) or e.case.groups > 1),  # depth: see "groups_of_3"
     ("depthwise", lambda e: e.case.groups == e.case.x_shape[1] > 1),
