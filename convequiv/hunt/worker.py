@@ -144,9 +144,11 @@ class Worker:
             outcome = failure.outcome
             sig = signature_of(outcome, op)
             plan = self.impl.support(outcome.example.case, outcome.api, outcome.dtype)
-            assert not isinstance(plan, Unsupported), "a failed check always has a plan"
             title = f"{outcome.adapter} ({outcome.api}, {outcome.dtype}) {op}: {', '.join(sig.outputs)} differ"
-            source, standalone = write_script(self.impl, self.spec, plan, outcome.example, title=title)
+            if isinstance(plan, Unsupported):  # the claim's proof failed: the adapter's defect, shown by the suite
+                source, standalone = _claim_script(self.spec, outcome, plan, title), False
+            else:
+                source, standalone = write_script(self.impl, self.spec, plan, outcome.example, title=title)
             self.known[sig.id] = sig
             self.emit(
                 {
@@ -162,6 +164,19 @@ class Worker:
                     "standalone": standalone,
                 }
             )
+
+
+def _claim_script(spec: str, outcome: Any, claim: Unsupported, title: str) -> str:
+    """repro.py for a refuted ``Unsupported`` claim: the suite's own check (it needs convequiv), exit 1
+    while the claim and the framework disagree."""
+    call = f"check({spec!r}, {outcome.example!r}, api={outcome.api!r}, dtype={outcome.dtype!r})"
+    return (
+        f'"""{title}\n\nThe adapter declares the case unsupported ({claim.reason}; evidence {claim.evidence}) '
+        "and the\nproof of that claim failed: an adapter defect until the claim is fixed. Needs convequiv.\n"
+        '"""\n\nimport sys\n\nfrom convequiv.equivalence import EquivalenceError, check\n'
+        "from convequiv.reference.cases import *  # noqa: F403\n\n"
+        f"try:\n    print({call})\nexcept EquivalenceError as exc:\n    print(exc)\n    sys.exit(1)\n"
+    )
 
 
 def signature_of(outcome: Any, op: str) -> Signature:
