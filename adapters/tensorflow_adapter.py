@@ -178,6 +178,13 @@ STRIDE_OVER_WINDOW = r"`strides` > `window_shape` not supported"
 
 #: The Eigen Conv2D gradient kernels' refusal (float64, float32 without oneDNN, explicit padding lists).
 EIGEN_CONV2D_GROUPS_DILATION = "the Eigen Conv2D gradients refuse groups > 1 and dilation rates > 1"
+CONV3D_GROUPS = "Conv3D refuses grouped filters (input depth must equal the filter's)"
+EIGEN_CONV3D_DILATION = "the Eigen Conv3D kernel refuses dilation rates > 1"
+EIGEN_DEPTHWISE_UNEQUAL_STRIDES = "the Eigen DepthwiseConv2dNative kernels refuse unequal row and column strides"
+#: Refusals made by TensorFlow's own CPU kernels, which a program compiled by XLA never runs.
+EIGEN_KERNEL_REFUSALS = frozenset(
+    {EIGEN_CONV2D_GROUPS_DILATION, CONV3D_GROUPS, EIGEN_CONV3D_DILATION, EIGEN_DEPTHWISE_UNEQUAL_STRIDES}
+)
 
 
 def _attempt(plan: TensorFlowPlan) -> TensorFlowPlan:
@@ -281,14 +288,14 @@ class TensorFlowAdapter(Adapter):
         if api == "generic" and dilated and strided:  # checked in Python, before any kernel
             return CONVOLUTION_STRIDED_DILATION
         if case.nd == 3 and case.groups > 1:
-            return "Conv3D refuses grouped filters (input depth must equal the filter's)"
+            return CONV3D_GROUPS
         if case.nd == 3:
             if api == "nn" and dilated and self._eigen(dtype):
-                return "the Eigen Conv3D kernel refuses dilation rates > 1"
+                return EIGEN_CONV3D_DILATION
         elif api == "nn" and case.nd == 2 and case.depthwise:
             # tf.nn.depthwise_conv2d runs dilation through space_to_batch, which hands the op VALID padding
             if case.stride[0] != case.stride[1] and (self._eigen(dtype) or (explicit and not dilated)):
-                return "the Eigen DepthwiseConv2dNative kernels refuse unequal row and column strides"
+                return EIGEN_DEPTHWISE_UNEQUAL_STRIDES
         elif (case.groups > 1 or (api == "nn" and dilated)) and (self._eigen(dtype) or explicit):
             return EIGEN_CONV2D_GROUPS_DILATION
         return None

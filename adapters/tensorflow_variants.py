@@ -47,7 +47,7 @@ from convequiv.reference.cases import Case, ConvCase, DepthPoolCase, PoolCase
 from . import translate as tr
 from .base import GRADIENTS, Arrays, Plan, Semantics, Unsupported
 from .tensorflow_adapter import (
-    EIGEN_CONV2D_GROUPS_DILATION,
+    EIGEN_KERNEL_REFUSALS,
     TensorFlowAdapter,
     TensorFlowPlan,
     _attempt,
@@ -219,10 +219,11 @@ class TensorFlowXlaAdapter(TensorFlowVariant):
         return plan
 
     def _conv_refusal(self, case: ConvCase, api: str, dtype: str, plan: TensorFlowPlan) -> str | None:
-        """tf2xla lowers Conv2D and its gradients with groups, dilation and explicit padding lists
-        (feature_group_count, rhs_dilation, padding pairs): the Eigen Conv2D refusal is not XLA's."""
+        """tf2xla lowers Conv2D, Conv3D, DepthwiseConv2dNative and their gradients with groups, dilation,
+        unequal strides and explicit padding lists (feature_group_count, rhs_dilation, window strides,
+        padding pairs): the refusals of TensorFlow's Eigen kernels are not XLA's."""
         reason = super()._conv_refusal(case, api, dtype, plan)
-        return None if reason == EIGEN_CONV2D_GROUPS_DILATION else reason
+        return None if reason in EIGEN_KERNEL_REFUSALS else reason
 
     def _eigen(self, dtype: str) -> bool:
         """XLA runs no TensorFlow kernel: the plans are those of a TensorFlow with oneDNN on (float32 not
