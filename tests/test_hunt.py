@@ -70,6 +70,42 @@ def test_recorded_divergences_are_known_not_new(tmp_path):
     assert store.explained["torch-amax-grad-nan"] > 0 or store.explained["torch-adaptive-maxpool-grad-last-nan"] > 0
 
 
+def test_a_process_crash_is_a_finding_and_the_hunt_goes_on(tmp_path):
+    """A worker the framework kills is restarted; the crash is a finding whose repro.py runs the case in
+    a child process and exits 1 while the child dies."""
+    done = _hunt(
+        tmp_path, "--adapters", "tests.equivalence.broken_adapters:AbortsOnGroups", "--ops", "conv", "--seed", "5"
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    store = Store.open(tmp_path)
+    crashes = [f for f in store.findings.values() if f.signature.outputs == ("process crash",)]
+    assert crashes and all(f.signature.route == "SIGABRT" for f in crashes), store.findings
+    assert sum(f.count for f in crashes) >= 2, "the worker was not restarted after the first crash"
+    (summary,) = store.campaigns
+    assert summary["examples"]["broken[aborts-on-groups]"] > 0  # ungrouped cases, counted across the crashes
+    script = tmp_path / crashes[0].id / "repro.py"
+    rerun = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=nested_env(), capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 1 and "status -6" in rerun.stdout, rerun.stdout + rerun.stderr
+
+
+def test_a_refuted_unsupported_claim_is_a_finding(tmp_path):
+    """An adapter's false refusal (the framework runs the case) is reported with a check-based repro.py
+    that fails while the claim is wrong."""
+    done = _hunt(
+        tmp_path, "--adapters", "tests.equivalence.broken_adapters:FalseRefusal", "--ops", "conv", "--seed", "5"
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    finding = min(Store.open(tmp_path).findings.values(), key=lambda f: f.size)
+    assert finding.signature.route == "unsupported" and not finding.standalone, finding
+    script = tmp_path / finding.id / "repro.py"
+    rerun = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=nested_env(), capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 1, rerun.stdout + rerun.stderr
+
+
 def test_resume_and_merge_keep_the_smaller_example(tmp_path):
     sig = Signature(
         "a", "api", "float32", "conv", ("dw",), "native", False, essential({"conv: 2-D", "conv: groups > 1"})

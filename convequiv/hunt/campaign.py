@@ -27,6 +27,7 @@ from typing import Any
 
 from convequiv.settings import user_cache
 
+from .repro import check_script
 from .signature import Signature, essential
 from .store import Finding, Store, machine
 
@@ -188,13 +189,15 @@ class Campaign:
         except (OSError, ValueError):
             self.errors.append(f"{worker.spec}: worker died of signal {-code} before its first example")
             return
+        if "progress" in current:
+            self._event(worker, current["progress"])
         from convequiv.reference import cases as reference_cases
 
         namespace = {n: getattr(reference_cases, n) for n in reference_cases.__all__}
         example = eval(current["example"], namespace)  # written by our own worker: a case repr
         name = signal.Signals(-code).name
         sig = Signature(
-            worker.spec,
+            current.get("progress", {}).get("adapter", worker.spec),
             current["api"],
             current["dtype"],
             current["op"],
@@ -258,16 +261,8 @@ class Campaign:
 
 
 def _crash_repro(spec: str, current: dict[str, str]) -> str:
-    call = f"check({spec!r}, {current['example']}, api={current['api']!r}, dtype={current['dtype']!r})"
-    return (
-        '"""The process died while the framework ran this case (abort or segfault). Needs convequiv:\n'
-        "running the case is what crashes, so the script runs it in a child process and reports how it ended.\n"
-        '"""\n\nimport subprocess\nimport sys\n\n'
-        "CODE = (\n"
-        '    "from convequiv.equivalence import check; from convequiv.reference.cases import *; "\n'
-        f"    {call!r}\n"
-        ")\n\n"
-        "done = subprocess.run([sys.executable, '-c', CODE])\n"
-        "print(f'the child exited with status {done.returncode}')\n"
-        "sys.exit(1 if done.returncode < 0 else 0)\n"
+    doc = (
+        "The process died while the framework ran this case (abort or segfault). Needs convequiv:\n"
+        "running the case is what crashes, so the script runs it in a child process and reports how it ended."
     )
+    return check_script(doc, spec, current["example"], current["api"], current["dtype"], in_child=True)

@@ -62,15 +62,45 @@ def _arrays(name: str, arrays: dict[str, np.ndarray]) -> str:
     return f"{name} = {{\n{body}}}\n"
 
 
+#: The imports a script needs to name a case the way ``repr`` writes it.
+_CASE_IMPORTS = "from convequiv.reference.cases import *  # noqa: F403\n"
+
+
 def _fallback_source(spec: str, example: Example, api: str, dtype: str) -> str:
     return (
         "from convequiv.adapters import load  # this adapter writes no standalone call: convequiv runs it\n"
         "from convequiv.reference.precision import numpy_dtype\n"
-        "from convequiv.reference.cases import *  # noqa: F403\n\n\n"
+        f"{_CASE_IMPORTS}\n\n"
         "def framework_outputs(inputs):\n"
         f"    impl = load({spec!r})\n"
         f"    plan = impl.support({example.case!r}, {api!r}, {dtype!r})\n"
         "    return impl.run(plan, inputs)\n"
+    )
+
+
+def check_script(doc: str, spec: str, example: str, api: str, dtype: str, *, in_child: bool) -> str:
+    """A ``repro.py`` that runs the suite's own check of one example (it needs convequiv): for findings
+    no framework call can show alone. ``example`` is the example's ``repr``.
+
+    Run in the script's process (``in_child=False``), it exits 1 while the check fails. With
+    ``in_child=True`` (the check kills its process: an abort, a segmentation fault) it runs the check in
+    a child process and exits 1 while the child dies of a signal."""
+    call = f"check({spec!r}, {example}, api={api!r}, dtype={dtype!r})"
+    head = f'"""{doc}\n"""\n\nimport sys\n\n'
+    if in_child:
+        return (
+            f"{head}import subprocess\n\n"
+            "CODE = (\n"
+            '    "from convequiv.equivalence import check; from convequiv.reference.cases import *; "\n'
+            f"    {call!r}\n"
+            ")\n\n"
+            "done = subprocess.run([sys.executable, '-c', CODE])\n"
+            "print(f'the child exited with status {done.returncode}')\n"
+            "sys.exit(1 if done.returncode < 0 else 0)\n"
+        )
+    return (
+        f"{head}from convequiv.equivalence import EquivalenceError, check\n{_CASE_IMPORTS}\n"
+        f"try:\n    print({call})\nexcept EquivalenceError as exc:\n    print(exc)\n    sys.exit(1)\n"
     )
 
 

@@ -12,7 +12,7 @@ another: the round goes on past every known failure.
 
 Events go to the JSON-lines file the config names: ``progress`` (counts per status and
 divergence), ``finding`` (signature, smallest example, detail, repro.py source), ``round``; and
-before each check the example is written to the ``current`` file, so that when the framework
+before each check the example (and the running totals) is written to the ``current`` file, so that when the framework
 kills the process (abort, segfault) the campaign knows which example did it.
 """
 
@@ -78,16 +78,18 @@ class Worker:
             op, api, dtype = tasks[round_no % len(tasks)]
             self.hunt_round(op, api, dtype, seed=int(self.config["seed"]) * 100_003 + round_no)
             round_no += 1
-            self.emit(
-                {
-                    "type": "progress",
-                    "adapter": self.impl.name,
-                    "statuses": dict(self.statuses),
-                    "explained": dict(self.explained),
-                    "counted": dict(self.counted),
-                    "features": {i: list(self.known[i].features) for i in self.counted},
-                }
-            )
+            self.emit(self.progress())
+
+    def progress(self) -> dict[str, Any]:
+        """The ``progress`` event: this worker's running totals."""
+        return {
+            "type": "progress",
+            "adapter": self.impl.name,
+            "statuses": dict(self.statuses),
+            "explained": dict(self.explained),
+            "counted": dict(self.counted),
+            "features": {i: list(self.known[i].features) for i in self.counted},
+        }
 
     def hunt_round(self, op: str, api: str, dtype: str, seed: int) -> None:
         from hypothesis import HealthCheck, Phase, given, settings
@@ -99,7 +101,10 @@ class Worker:
         def one(ex: Any) -> None:
             if time.time() > self.deadline:
                 return
-            self.current.write_text(json.dumps({"op": op, "api": api, "dtype": dtype, "example": repr(ex)}))
+            # what the campaign needs should the framework kill this process: the example, and the
+            # totals so far (a crash would otherwise lose the round's counts)
+            current = {"op": op, "api": api, "dtype": dtype, "example": repr(ex), "progress": self.progress()}
+            self.current.write_text(json.dumps(current))
             try:
                 outcome = check(self.impl, ex, api=api, dtype=dtype, raise_on_failure=False)
             except AssertionError as exc:  # an Unsupported claim the framework contradicts
@@ -169,14 +174,13 @@ class Worker:
 def _claim_script(spec: str, outcome: Any, claim: Unsupported, title: str) -> str:
     """repro.py for a refuted ``Unsupported`` claim: the suite's own check (it needs convequiv), exit 1
     while the claim and the framework disagree."""
-    call = f"check({spec!r}, {outcome.example!r}, api={outcome.api!r}, dtype={outcome.dtype!r})"
-    return (
-        f'"""{title}\n\nThe adapter declares the case unsupported ({claim.reason}; evidence {claim.evidence}) '
-        "and the\nproof of that claim failed: an adapter defect until the claim is fixed. Needs convequiv.\n"
-        '"""\n\nimport sys\n\nfrom convequiv.equivalence import EquivalenceError, check\n'
-        "from convequiv.reference.cases import *  # noqa: F403\n\n"
-        f"try:\n    print({call})\nexcept EquivalenceError as exc:\n    print(exc)\n    sys.exit(1)\n"
+    from .repro import check_script
+
+    doc = (
+        f"{title}\n\nThe adapter declares the case unsupported ({claim.reason}; evidence {claim.evidence}) and the\n"
+        "proof of that claim failed: an adapter defect until the claim is fixed. Needs convequiv."
     )
+    return check_script(doc, spec, repr(outcome.example), outcome.api, outcome.dtype, in_child=False)
 
 
 def signature_of(outcome: Any, op: str) -> Signature:

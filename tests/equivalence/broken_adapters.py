@@ -6,6 +6,7 @@ They are also usable from the command line, e.g.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import torch
@@ -150,6 +151,19 @@ class BugInAdapterCode(TorchAdapter):
         if plan.call == "not a callable":
             raise KeyError("the adapter's own lookup failed")
         return super()._conv(plan, case, x, w, b)
+
+
+class AbortsOnGroups(TorchAdapter):
+    """Kills its process (SIGABRT) on grouped convolutions, as a framework with a CHECK failure or heap
+    corruption does: for ``convequiv hunt``, not in :data:`BROKEN` (it would end the test session)."""
+
+    name = "broken[aborts-on-groups]"
+    dtypes = ("float32",)
+
+    def run(self, plan, inputs):
+        if plan.case.op == "conv" and plan.case.groups > 1:
+            os.abort()
+        return super().run(plan, inputs)
 
 
 BROKEN = (
