@@ -64,3 +64,15 @@ def test_every_matrix_environment_has_its_dependencies():
         for factor in env.split("-"):
             if re.fullmatch(r"(torch|keras|tf)\d+", factor):
                 assert re.search(rf"^\s+[^\n]*\b{factor}\b[^\n]*:", deps, re.MULTILINE), f"{env}: no deps for {factor}"
+
+
+def test_the_suite_run_is_the_last_command_of_its_environment():
+    """Every pytest run writes CONVEQUIV_RESULTS: an environment's suite run must come last, or a later
+    run (ONNX's conformance data, say) overwrites its results with an empty file."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "tox.ini")
+    for section in config.sections():
+        commands = [c.strip() for c in config[section].get("commands", "").splitlines() if c.strip()]
+        suite = [i for i, c in enumerate(commands) if "--pyargs convequiv.suite" in c and ":" not in c.split()[0]]
+        for i in suite:
+            assert i == len(commands) - 1, f"[{section}]: the suite run is followed by {commands[i + 1:]}"
