@@ -66,6 +66,7 @@ VARIANTS = {
     "keras[tensorflow]/jit": "convequiv.adapters.keras_variants:KerasTensorFlowJitAdapter",
     "keras[jax]/jit": "convequiv.adapters.keras_variants:KerasJaxJitAdapter",
     "keras[torch]/jit": "convequiv.adapters.keras_variants:KerasTorchJitAdapter",
+    "keras[tensorflow]/onnx": "convequiv.adapters.keras_onnx:KerasTensorFlowOnnxAdapter",
     "jax/eager": "convequiv.adapters.jax_variants:JaxEagerAdapter",
 }
 #: Environment variables a variant's framework must have read at import.
@@ -95,6 +96,7 @@ REQUIRES = {
     "onnxruntime": ("onnx", "onnxruntime"),
     "onnx/reference": ("onnx",),
     "torch/onnx": ("torch", "onnx", "onnxruntime"),
+    "keras[tensorflow]/onnx": ("keras", "tensorflow", "tf2onnx", "onnxruntime"),  # a variant with more needs
 }
 
 
@@ -168,8 +170,9 @@ def _load_variant(spec: str) -> Adapter:
     """An execution variant (:data:`VARIANTS`), in a worker process when it needs environment
     variables this process lacks (:data:`VARIANT_ENVIRONMENT`)."""
     base = spec.partition("/")[0]
-    if not installed(base):
-        raise AdapterError(f"adapter {spec!r} needs {' and '.join(REQUIRES[base])}, which are not installed")
+    if not installed(spec):
+        needs = REQUIRES.get(spec) or REQUIRES[base]
+        raise AdapterError(f"adapter {spec!r} needs {' and '.join(needs)}, which are not installed")
     if base.startswith("keras["):  # keras[B]/variant: in a process whose Keras backend is B
         return _in_keras_backend(spec, base[len("keras[") : -1], lambda: _instantiate(_from_path(VARIANTS[spec]), spec))
     env = VARIANT_ENVIRONMENT.get(spec, {})

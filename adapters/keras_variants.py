@@ -105,15 +105,16 @@ class KerasJitAdapter(KerasAdapter):
         """The cache key of ``plan``'s program (default: its signature)."""
         return signature(plan)
 
-    def program(self, plan: KerasPlan, inputs: Arrays) -> Program:
-        """The compiled program of ``plan`` (built and cached on first use)."""
+    def program(self, plan: KerasPlan, inputs: Arrays, xs: list[np.ndarray], values: list[np.ndarray]) -> Program:
+        """The compiled program of ``plan`` (built and cached on first use; ``xs`` and ``values`` are the
+        first call's arguments, for a compiler that needs their shapes)."""
         key = self.key(plan, inputs)
         if key not in self._programs:
-            self._programs[key] = self.compile(kg.graph(self.keras, plan, None))
+            self._programs[key] = self.compile(kg.graph(self.keras, plan, None), xs, values)
             self.stats.programs += 1
         return self._programs[key]
 
-    def compile(self, graph: kg.Graph) -> Program:
+    def compile(self, graph: kg.Graph, xs: list[np.ndarray], values: list[np.ndarray]) -> Program:
         """The backend's compiled training step of ``graph`` (built without weights)."""
         raise NotImplementedError
 
@@ -126,13 +127,17 @@ class KerasJitAdapter(KerasAdapter):
         shapes = tuple(sorted((k, v.shape) for k, v in inputs.items()))
         first = (signature(plan), shapes) not in self.stats.seen
         started = time.perf_counter()
-        program = self.program(plan, inputs)
-        y, grads = program(xs, values, tr.channels_last(inputs["dy"]))
+        program = self.program(plan, inputs, xs, values)
+        y, grads = program(xs, values, tr.channels_last(inputs["dy"]) if "dy" in inputs else np.zeros(0))
         self.stats.calls += 1
         if first:
             self.stats.seen.add((signature(plan), shapes))
             self.stats.compiles += 1
             self.stats.first_call_seconds += time.perf_counter() - started
+        return self._outputs(plan, inputs, y, grads)
+
+    def _outputs(self, plan: KerasPlan, inputs: Arrays, y: Any, grads: list[Any]) -> Arrays:
+        """The check's outputs, channels-first, from the program's ``y`` and gradients."""
         grads = [self._numpy(g) for g in grads]
         out = {"y": tr.channels_first(self._numpy(y)), "dx": tr.channels_first(grads[0])}
         if "w" in inputs:  # kernel and bias gradients: ops arguments, or the layer's variables (kernel first)
@@ -186,7 +191,7 @@ class KerasTensorFlowJitAdapter(KerasJitAdapter):
             return Semantics(ties="split", nan="ignore")
         return super().semantics(case, api)
 
-    def compile(self, graph: kg.Graph) -> Program:
+    def compile(self, graph: kg.Graph, xs: list[np.ndarray], values: list[np.ndarray]) -> Program:
         import tensorflow as tf
 
         fn = graph.fn
@@ -218,7 +223,7 @@ class KerasJaxJitAdapter(KerasJitAdapter):
     name: ClassVar[str] = "keras[jax]/jit"
     keras_backend: ClassVar[str] = "jax"
 
-    def compile(self, graph: kg.Graph) -> Program:
+    def compile(self, graph: kg.Graph, xs: list[np.ndarray], values: list[np.ndarray]) -> Program:
         import jax
         import jax.numpy as jnp
 
@@ -273,7 +278,7 @@ class KerasTorchJitAdapter(KerasJitAdapter):
     def _numpy(self, t: Any) -> np.ndarray:
         return np.asarray(t.detach().cpu().numpy()) if hasattr(t, "detach") else np.asarray(t)
 
-    def compile(self, graph: kg.Graph) -> Program:
+    def compile(self, graph: kg.Graph, xs: list[np.ndarray], values: list[np.ndarray]) -> Program:
         import torch
 
         from .torch_variants import _own_code

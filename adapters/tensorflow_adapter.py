@@ -174,6 +174,10 @@ def _plan(
 CONVOLUTION_STRIDED_DILATION = "tf.nn.convolution refuses strides > 1 together with dilations > 1"
 STRIDED_DILATION = r"`strides > 1` not supported in conjunction with `dilation_rate > 1`"
 STRIDE_OVER_WINDOW = r"`strides` > `window_shape` not supported"
+#: How TensorFlow refuses float64 MaxPool3D / AvgPool3D: the op's type list (eager: "Value for attr 'T' of
+#: double is not in the list of allowed values"; traced: "DataType float64 not in list of allowed values", raised
+#: from the autograph frame of the caller) or the missing kernel ("Could not find device for node").
+POOL3D_NO_FLOAT64 = r"not in (?:the )?list of allowed values|Could not find device for node"
 
 
 #: The Eigen Conv2D gradient kernels' refusal (float64, float32 without oneDNN, explicit padding lists).
@@ -390,7 +394,8 @@ class TensorFlowAdapter(Adapter):
                 reason = "tf.nn.pool refuses a stride larger than the window"
                 return Unsupported(reason, attempt=_attempt(plan), message=STRIDE_OVER_WINDOW)
         if case.nd == 3 and dtype == "float64":
-            return Unsupported(f"{case.kind.capitalize()}Pool3D has no float64 CPU kernel", attempt=_attempt(plan))
+            reason = f"{case.kind.capitalize()}Pool3D has no float64 CPU kernel"
+            return Unsupported(reason, attempt=_attempt(plan), message=POOL3D_NO_FLOAT64)
         return plan
 
     # ----------------------------------------------------------- depth pooling

@@ -209,7 +209,9 @@ class TensorFlowXlaAdapter(TensorFlowVariant):
         self.stats = XlaStats()
 
     def support(self, case: Case, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
-        plan = super().support(case, api, dtype)
+        # the base adapter's plans without TensorFlowVariant's float16 3-D pooling refusal: that is the CPU
+        # kernels' (XLA lowers float16 MaxPool3D / AvgPool3D; float64 is refused by the ops' type lists)
+        plan = TensorFlowAdapter.support(self, case, api, dtype)
         if not isinstance(plan, TensorFlowPlan):
             return plan
         plan = replace(plan, kernels="xla")

@@ -73,6 +73,22 @@ class TorchPlan(Plan):
     crop: tuple[tuple[int, int], ...] | None = None
 
 
+def _missing_forward_kernel(case: PoolCase, dtype: str) -> str:
+    """The error of ``max_pool{1,2,3}d``'s forward on zeros of ``dtype`` where the release has no CPU
+    kernel for it (torch 2.1: no Half max_pool2d), else ``""``. Only the forward runs: safe for the cases
+    whose backward is unsafe."""
+    if dtype not in REDUCED:
+        return ""
+    x = torch.zeros(case.x_shape, dtype=getattr(torch, dtype))
+    pool = getattr(F, f"max_pool{case.nd}d")
+    try:
+        pool(x, case.kernel, case.stride, tr.per_side(case.pads), case.dilation, case.ceil_mode)
+    except RuntimeError as exc:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return text if "not implemented for" in text else ""
+    return ""
+
+
 def _padding_only_windows(case: PoolCase) -> np.ndarray:
     """Boolean mask over the output ``(N, C, *out)``: windows that read no input element."""
     empty: np.ndarray = case.window_counts(np.ones(case.x_shape, dtype=bool)) == 0  # NumPy's == gives Any
@@ -222,6 +238,10 @@ class TorchAdapter(Adapter):
                 message="smaller than kernel size",
             )
         if native and case.kind == "max" and _padding_only_windows(case).any():
+            missing = _missing_forward_kernel(case, dtype)
+            if missing:  # the forward raises before the unsafe backward could run: a plain refusal
+                reason = f"{call} has no {dtype} CPU kernel in torch {torch.__version__} ({missing})"
+                return Unsupported(reason, attempt=attempt, message="not implemented for")
             return Unsupported(
                 "a window reads only padding (dilation steps over every input element): PyTorch's CPU "
                 "max pooling returns an index outside that window and its backward adds the gradient "

@@ -280,13 +280,13 @@ class Equivalence:
     def check(self, adapter: Any, example: Any, *, api: str, dtype: str, **kwargs: Any) -> Any:
         """Check ``example``; for an adapter with ``draws_per_case > 1`` (a compiled variant: one
         compilation, many inputs) also the further value draws of its case
-        (:func:`convequiv.reference.strategies.value_draws`), each recorded as an example."""
+        (:func:`convequiv.draws.case_draws`), each recorded as an example."""
+        from convequiv.draws import case_draws
         from convequiv.equivalence import EquivalenceError, check
-        from convequiv.reference.strategies import value_draws
 
         kwargs.setdefault("strict_divergences", self.suite.strict)
         recorded = "semantics" not in kwargs and "outputs" not in kwargs
-        draws = value_draws(example, getattr(adapter, "draws_per_case", 1)) if recorded else [example]
+        draws = case_draws(example, adapter) if recorded else iter([example])
         for drawn in draws:
             try:
                 outcome = check(adapter, drawn, api=api, dtype=dtype, **kwargs)

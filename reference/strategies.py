@@ -431,17 +431,22 @@ EDGE_CASES: dict[str, Example] = {
 
 
 def value_draws(example: Example, count: int) -> list[Example]:
-    """``example`` and ``count - 1`` more examples of its case: seeds ``seed + 1``, ``seed + 2``, ...
-    (mod 2**32) and, in turn, the value kinds the op is checked with (:data:`OP_VALUES`), starting
-    after the example's own. For adapters that compile per case (``draws_per_case`` of the compiled
-    variants): one compilation checks many inputs, and each draw reproduces from its own ``repr``."""
+    """``example`` and ``count - 1`` more examples of its case (:func:`value_draw` 1, 2, ...). For adapters
+    that compile per case (``draws_per_case`` of the compiled variants): one compilation checks many
+    inputs, and each draw reproduces from its own ``repr``."""
+    return [value_draw(example, i) for i in range(max(1, count))]
+
+
+def value_draw(example: Example, i: int) -> Example:
+    """The ``i``-th value draw of ``example``'s case (0: ``example`` itself): seed ``seed + i`` (mod 2**32)
+    and, in turn, the value kinds the op is checked with (:data:`OP_VALUES`), starting after the
+    example's own."""
+    if i == 0:
+        return example
     kinds = OP_VALUES.get(example.case.op, (example.values,))
     start = kinds.index(example.values) if example.values in kinds else -1
-    draws = [example]
-    for i in range(1, max(1, count)):
-        name = f"{example.name}+{i}" if example.name else ""
-        draws.append(Example(example.case, (example.seed + i) % 2**32, kinds[(start + i) % len(kinds)], name))
-    return draws
+    name = f"{example.name}+{i}" if example.name else ""
+    return Example(example.case, (example.seed + i) % 2**32, kinds[(start + i) % len(kinds)], name)
 
 
 def edge_cases(op: str) -> list[Example]:

@@ -75,4 +75,4 @@ def test_the_suite_run_is_the_last_command_of_its_environment():
         commands = [c.strip() for c in config[section].get("commands", "").splitlines() if c.strip()]
         suite = [i for i, c in enumerate(commands) if "--pyargs convequiv.suite" in c and ":" not in c.split()[0]]
         for i in suite:
-            assert i == len(commands) - 1, f"[{section}]: the suite run is followed by {commands[i + 1:]}"
+            assert i == len(commands) - 1, f"[{section}]: the suite run is followed by {commands[i + 1 :]}"

@@ -3,7 +3,7 @@
 For every adapter (``--adapters``, default the torch and tensorflow variants and their base
 adapters) it checks the same examples the suite draws (Hypothesis, derandomized: the same cases on
 every run and machine), ``--examples`` cases per op, each case with ``--draws`` value draws (default:
-the adapter's own ``draws_per_case``, 1 for adapters that do not compile), through
+as the suite draws them, :func:`convequiv.draws.case_draws`: 1 for adapters that do not compile), through
 :func:`convequiv.equivalence.check` exactly as the suite does, and reports per adapter:
 
 * ``checks`` and ``checks_per_second``: wall time of the whole check (reference, bounds, framework);
@@ -51,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--suite", action="store_true", help="measure the equivalence suite per adapter and variant")
     group.add_argument("--adapters", help=f"comma-separated adapter specs (default: {','.join(DEFAULT_ADAPTERS)})")
     group.add_argument("--examples", type=int, default=4, help="cases per op (default 4)")
-    group.add_argument("--draws", type=int, help="value draws per case (default: the adapter's draws_per_case)")
+    group.add_argument("--draws", type=int, help="value draws per case (default: as the suite draws them)")
     group.add_argument("--ops", default=",".join(OPS), help=f"comma-separated ops (default: {','.join(OPS)})")
     group.add_argument("--suite-dtypes", help="comma-separated dtypes (default: each adapter's own)")
     group.add_argument("--cold", action="store_true", help="compile into a fresh TorchInductor cache folder")
@@ -95,6 +95,7 @@ def measure(
 ) -> dict[str, Any]:
     """Check every case of ``cases`` (op -> examples) through adapter ``spec`` in every API and dtype."""
     from convequiv.adapters import load
+    from convequiv.draws import case_draws
     from convequiv.equivalence import check
     from convequiv.reference.strategies import value_draws
 
@@ -102,10 +103,9 @@ def measure(
     adapter = load(spec)
     adapter.warm_up()
     load_seconds = time.perf_counter() - started
-    per_case = draws if draws is not None else int(getattr(adapter, "draws_per_case", 1))
     statuses: Counter[str] = Counter()
     framework = 0.0
-    checks = 0
+    checks = cases_checked = 0
     wall, cpu = time.perf_counter(), _cpu()
     for op, examples in cases.items():
         for api in adapter.checked_apis(op):
@@ -113,7 +113,9 @@ def measure(
                 if dtype not in adapter.dtypes:
                     continue
                 for example in examples:
-                    for drawn in value_draws(example, per_case):
+                    cases_checked += 1
+                    drawn_examples = value_draws(example, draws) if draws is not None else case_draws(example, adapter)
+                    for drawn in drawn_examples:
                         outcome = check(adapter, drawn, api=api, dtype=dtype, raise_on_failure=False)
                         statuses[outcome.status] += 1
                         framework += outcome.seconds
@@ -121,7 +123,7 @@ def measure(
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
     result: dict[str, Any] = {
         "adapter": spec,
-        "draws_per_case": per_case,
+        "draws_per_case": round(checks / cases_checked, 1) if cases_checked else None,
         "checks": checks,
         "seconds": round(wall, 2),
         "cpu_seconds": round(cpu, 2),

@@ -95,12 +95,17 @@ class Worker:
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import seed as fix_seed
 
+        from convequiv.draws import case_draws
         from convequiv.equivalence import check
         from convequiv.reference.strategies import op_examples
 
-        def one(ex: Any) -> None:
-            if time.time() > self.deadline:
-                return
+        def one(case_example: Any) -> None:
+            for ex in case_draws(case_example, self.impl):  # compiled variants: several inputs per compilation
+                if time.time() > self.deadline:
+                    return
+                check_one(ex)
+
+        def check_one(ex: Any) -> None:
             # what the campaign needs should the framework kill this process: the example, and the
             # totals so far (a crash would otherwise lose the round's counts)
             current = {"op": op, "api": api, "dtype": dtype, "example": repr(ex), "progress": self.progress()}
@@ -131,7 +136,7 @@ class Worker:
             report_multiple_bugs=True,
             phases=[Phase.generate, Phase.shrink],
             suppress_health_check=list(HealthCheck),
-        )(fix_seed(seed)(given(ex=op_examples(op))(one)))
+        )(fix_seed(seed)(given(case_example=op_examples(op))(one)))
         try:
             test()
         except NewFailure as single:
