@@ -160,7 +160,10 @@ def _campaign(args: argparse.Namespace) -> int:
     )
     store = _with_display(campaign)
     summary = store.campaigns[-1]
-    print(f"convequiv hunt: {summary['wall_seconds']:.0f} s, {summary['cpu_seconds'] / 3600:.2f} CPU-hours")
+    print(
+        f"convequiv hunt: {summary['wall_seconds']:.0f} s, {summary['worker_seconds'] / 3600:.2f} worker-hours, "
+        f"{summary['cpu_seconds'] / 3600:.2f} CPU-hours"
+    )
     for adapter, n in summary["examples"].items():
         print(f"  {adapter}: {n} examples {dict(summary['statuses'][adapter])}")
     if summary["new_findings"]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -84,7 +85,8 @@ class Campaign:
         self.tallies: dict[str, Tally] = {}
         self.new: list[str] = []
         self.errors: list[str] = []
-        self.cpu_seconds = 0.0
+        self.worker_seconds = 0.0  # wall time of the worker processes, summed
+        self._children_cpu = _children_cpu()  # CPU time of reaped child processes so far (workers, their children)
         self.started = time.time()
         self.deadline = self.started + options.budget
 
@@ -173,7 +175,7 @@ class Campaign:
 
     def _finish(self, worker: Running) -> None:
         self._read(worker)
-        self.cpu_seconds += time.time() - worker.started
+        self.worker_seconds += time.time() - worker.started
         code = worker.proc.returncode
         if code is not None and code < 0 and code != -signal.SIGTERM:
             self._crash(worker, code)
@@ -244,12 +246,19 @@ class Campaign:
         self.store.save()
         return self.store
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the campaign's finished workers and everything they ran: on a
+        machine shared with other work it is less than :attr:`worker_seconds`."""
+        return _children_cpu() - self._children_cpu
+
     def summary(self) -> dict[str, Any]:
         return {
             "seed": self.options.seed,
             "shard": f"{self.options.shard[0]}/{self.options.shard[1]}",
             "budget_seconds": self.options.budget,
             "wall_seconds": round(time.time() - self.started, 1),
+            "worker_seconds": round(self.worker_seconds, 1),
             "cpu_seconds": round(self.cpu_seconds, 1),
             "workers": self.options.workers,
             "machine": machine(),
@@ -258,6 +267,11 @@ class Campaign:
             "new_findings": list(self.new),
             "errors": list(self.errors),
         }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _crash_repro(spec: str, current: dict[str, str]) -> str:
