@@ -28,7 +28,7 @@ from . import keras_graph as kg
 from . import translate as tr
 from .base import Arrays
 from .keras_adapter import KerasPlan
-from .keras_variants import KerasJitAdapter, Program, signature
+from .keras_variants import KerasJitAdapter, Program, stateless
 
 #: The ONNX opset tf2onnx writes: the newest it supports (tf2onnx 1.17: 18).
 OPSET = 18
@@ -41,6 +41,7 @@ class KerasTensorFlowOnnxAdapter(KerasJitAdapter):
     produces: ClassVar[frozenset[str]] = frozenset({"y"})
     #: ONNX Runtime's MaxPool and ReduceMax follow no NaN policy (the suite's NaN-policy proof reads the records).
     no_nan_policy: ClassVar[dict[str, str]] = {"max_pool": "ort-maxpool-nan", "global_max_pool": "ort-reducemax-nan"}
+    static_shapes: ClassVar[bool] = True  # ONNX models converted with static shapes
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,10 +72,6 @@ class KerasTensorFlowOnnxAdapter(KerasJitAdapter):
             )
         return reason
 
-    def key(self, plan: KerasPlan, inputs: Arrays) -> tuple[Any, ...]:
-        """One model per signature and input shapes (ONNX models converted with static shapes)."""
-        return (signature(plan), tuple(sorted((k, v.shape) for k, v in inputs.items())))
-
     def compile(self, graph: kg.Graph, xs: list[np.ndarray], values: list[np.ndarray]) -> Program:
         """The ONNX Runtime session of ``graph`` converted for arrays shaped like ``xs`` (the function's
         inputs) and ``values`` (the layer's weights, inputs of the model too); the program returns no
@@ -84,17 +81,10 @@ class KerasTensorFlowOnnxAdapter(KerasJitAdapter):
 
         from .onnxruntime_adapter import session
 
-        layer, steps, fn = graph.layer, graph.steps, graph.fn
-        n_x = len(xs)
+        run, n_x = stateless(graph), len(xs)
 
-        def forward(*arrays: Any) -> Any:
-            if layer is None:
-                return fn(*arrays)
-            x, weights = arrays[0], list(arrays[n_x:])
-            frozen = [v.value for v in layer.non_trainable_variables]
-            for s in steps:  # the layer statelessly with its weights as inputs; pad and crop steps as they are
-                x = s.stateless_call(weights, frozen, x)[0] if s is layer else s(x)
-            return x
+        def forward(*arrays: Any) -> Any:  # the weights become inputs of the model
+            return run(list(arrays[:n_x]), list(arrays[n_x:]))
 
         specs = [tf.TensorSpec(a.shape, tf.as_dtype(a.dtype), name=f"in{i}") for i, a in enumerate([*xs, *values])]
         traced = tf.function(forward, input_signature=specs)

@@ -68,6 +68,24 @@ def signature(plan: KerasPlan) -> tuple[Any, ...]:
     return (*plan.signature(), plan.output_padding, plan.crop, plan.crop_call, plan.depthwise, plan.stacked)
 
 
+def stateless(graph: kg.Graph) -> Callable[[list[Any], list[Any]], Any]:
+    """``forward(xs, values)``: ``graph.fn(*xs)``, or for a layer its steps on ``xs[0]`` with the layer run
+    by ``stateless_call`` on the weights ``values`` (pad and crop steps as they are), so that the weights
+    are arguments of a compiled function instead of captured variables."""
+    layer, steps, fn = graph.layer, graph.steps, graph.fn
+    frozen = [v.value for v in layer.non_trainable_variables] if layer is not None else []
+
+    def forward(xs: list[Any], values: list[Any]) -> Any:
+        if layer is None:
+            return fn(*xs)
+        x = xs[0]
+        for s in steps:
+            x = s.stateless_call(values, frozen, x)[0] if s is layer else s(x)
+        return x
+
+    return forward
+
+
 @dataclass
 class JitStats:
     """Compilations of one process: programs built, compiled shapes, checks and first-call seconds."""
@@ -101,8 +119,14 @@ class KerasJitAdapter(KerasAdapter):
         self._programs: dict[tuple[Any, ...], Program] = {}
         self.stats = JitStats()
 
+    #: Whether a program is compiled for one set of input shapes (the cache key then includes them).
+    static_shapes: ClassVar[bool] = False
+
     def key(self, plan: KerasPlan, inputs: Arrays) -> tuple[Any, ...]:
-        """The cache key of ``plan``'s program (default: its signature)."""
+        """The cache key of ``plan``'s program: its signature, and the input shapes where
+        :attr:`static_shapes`."""
+        if self.static_shapes:
+            return (signature(plan), tuple(sorted((k, v.shape) for k, v in inputs.items())))
         return signature(plan)
 
     def program(self, plan: KerasPlan, inputs: Arrays, xs: list[np.ndarray], values: list[np.ndarray]) -> Program:
@@ -227,16 +251,7 @@ class KerasJaxJitAdapter(KerasJitAdapter):
         import jax
         import jax.numpy as jnp
 
-        layer, steps, fn = graph.layer, graph.steps, graph.fn
-        frozen = [v.value for v in layer.non_trainable_variables] if layer is not None else []
-
-        def forward(xs: list[Any], values: list[Any]) -> Any:
-            if layer is None:
-                return fn(*xs)
-            x = xs[0]
-            for s in steps:  # the layer statelessly, with its weights as arguments; pad and crop steps as they are
-                x = s.stateless_call(values, frozen, x)[0] if s is layer else s(x)
-            return x
+        forward = stateless(graph)
 
         def loss(xs: list[Any], values: list[Any], dy: Any) -> tuple[Any, Any]:
             y = forward(xs, values)
@@ -260,6 +275,7 @@ class KerasJaxJitAdapter(KerasJitAdapter):
 class KerasTorchJitAdapter(KerasJitAdapter):
     name: ClassVar[str] = "keras[torch]/jit"
     keras_backend: ClassVar[str] = "torch"
+    static_shapes: ClassVar[bool] = True  # module docstring
 
     def __init__(self) -> None:
         super().__init__()
@@ -270,10 +286,6 @@ class KerasTorchJitAdapter(KerasJitAdapter):
         dynamo_config.accumulated_recompile_limit = 1 << 30
         dynamo_config.fail_on_recompile_limit_hit = True  # never run eager silently
         inductor_config.compile_threads = 1
-
-    def key(self, plan: KerasPlan, inputs: Arrays) -> tuple[Any, ...]:
-        """One program per signature and input shapes (static shapes, module docstring)."""
-        return (signature(plan), tuple(sorted((k, v.shape) for k, v in inputs.items())))
 
     def _numpy(self, t: Any) -> np.ndarray:
         return np.asarray(t.detach().cpu().numpy()) if hasattr(t, "detach") else np.asarray(t)
