@@ -8,10 +8,21 @@ is computed in float64 with the same call (PyTorch's float64 path does not go th
 
 Each trial draws new inputs; the script exits 1 when a trial's dw is off the float64 value by more than
 1e-3 (float32 rounding of these sums stays below 1e-5), 0 when every trial is right, 77 on a CPU without
-AVX-512 (oneDNN then runs a gemm-based kernel, which is right: ONEDNN_MAX_CPU_ISA=AVX2 shows it).
+AVX-512 (oneDNN then runs a gemm-based kernel, which is right: ONEDNN_MAX_CPU_ISA=AVX2 shows it). The
+trials run in a child process: the unwritten memory sometimes ends the process (SIGSEGV), which counts as
+the bug too (exit 1).
 """
 
+import os
+import subprocess
 import sys
+
+if os.environ.get("REPRO_CHILD") != "1":
+    done = subprocess.run([sys.executable, __file__], env={**os.environ, "REPRO_CHILD": "1"})
+    if done.returncode < 0:
+        print(f"the trials' process died of signal {-done.returncode}: the bug wrote or read out of bounds")
+        sys.exit(1)
+    sys.exit(done.returncode)
 
 import numpy as np
 import torch
