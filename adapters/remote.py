@@ -59,6 +59,7 @@ class RemoteAdapter(Adapter):
     def __init__(self, spec: str, env: dict[str, str]):
         self.name = spec  # type: ignore[misc]
         self._spec = spec
+        self.spec = spec  # what selects it again (reproduction lines), as for an adapter loaded in process
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         self._proc = subprocess.Popen(

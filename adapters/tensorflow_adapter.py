@@ -393,10 +393,15 @@ class TensorFlowAdapter(Adapter):
             if any(s > k for s, k in zip(case.resolved_stride, case.kernel)):
                 reason = "tf.nn.pool refuses a stride larger than the window"
                 return Unsupported(reason, attempt=_attempt(plan), message=STRIDE_OVER_WINDOW)
-        if case.nd == 3 and dtype == "float64":
+        if case.nd == 3 and self._pool3d_refuses(case.kind, dtype):
             reason = f"{case.kind.capitalize()}Pool3D has no float64 CPU kernel"
             return Unsupported(reason, attempt=_attempt(plan), message=POOL3D_NO_FLOAT64)
         return plan
+
+    def _pool3d_refuses(self, kind: str, dtype: str) -> bool:
+        """Whether MaxPool3D / AvgPool3D (``kind`` max / avg) refuses ``dtype``: neither has a float64 CPU
+        kernel (MaxPool3D's type list lacks it; AvgPool3D's kernel is not registered for it)."""
+        return dtype == "float64"
 
     # ----------------------------------------------------------- depth pooling
     def _depth_plan(self, case: DepthPoolCase, api: str, dtype: str) -> TensorFlowPlan:
@@ -427,7 +432,7 @@ class TensorFlowAdapter(Adapter):
     def _depth_refusal(self, case: DepthPoolCase, dtype: str) -> str | None:
         """Why ``tf.nn.max_pool`` / ``avg_pool`` with a depth window refuses the case, if it does."""
         k, s = case.pool_size, case.resolved_stride
-        if case.nd == 3 and dtype == "float64":
+        if case.nd == 3 and self._pool3d_refuses(case.mode, dtype):
             return f"{case.mode.capitalize()}Pool3D has no float64 CPU kernel"
         if k == 1 and s == 1:
             return None  # a window of one channel: TensorFlow runs it as a spatial no-op

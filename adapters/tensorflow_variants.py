@@ -106,15 +106,18 @@ class TensorFlowVariant(TensorFlowAdapter):
 
     def support(self, case: Case, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
         plan = super().support(case, api, dtype)
-        if isinstance(plan, TensorFlowPlan) and dtype == "float16" and self._pool3d(case):
+        if isinstance(plan, TensorFlowPlan) and dtype == "float16" and self._pool3d(case, api):
             kind = case.kind if isinstance(case, PoolCase) else case.mode  # type: ignore[attr-defined]
             return Unsupported(f"{kind.capitalize()}Pool3D has no float16 CPU kernel", attempt=_attempt(plan))
         return plan
 
     @staticmethod
-    def _pool3d(case: Case) -> bool:
-        """Whether ``case`` runs as MaxPool3D / AvgPool3D (3-D pooling, or 3-D depth-window pooling)."""
-        return isinstance(case, (PoolCase, DepthPoolCase)) and case.nd == 3
+    def _pool3d(case: Case, api: str) -> bool:
+        """Whether ``case`` runs as MaxPool3D / AvgPool3D: 3-D pooling (``tf.nn.pool`` too), or 3-D
+        depth-window pooling through ``tf.nn.max_pool`` / ``avg_pool`` (the generic API reduces instead)."""
+        if isinstance(case, PoolCase):
+            return case.nd == 3
+        return isinstance(case, DepthPoolCase) and case.nd == 3 and api == "nn"
 
     def semantics(self, case: Case, api: str) -> Semantics:
         base = super().semantics(case, api)
@@ -210,7 +213,7 @@ class TensorFlowXlaAdapter(TensorFlowVariant):
 
     def support(self, case: Case, api: str, dtype: str) -> TensorFlowPlan | Unsupported:
         # the base adapter's plans without TensorFlowVariant's float16 3-D pooling refusal: that is the CPU
-        # kernels' (XLA lowers float16 MaxPool3D / AvgPool3D; float64 is refused by the ops' type lists)
+        # kernels' (XLA lowers float16 MaxPool3D / AvgPool3D; float64 MaxPool3D is refused by the op's type list)
         plan = TensorFlowAdapter.support(self, case, api, dtype)
         if not isinstance(plan, TensorFlowPlan):
             return plan
@@ -240,9 +243,13 @@ class TensorFlowXlaAdapter(TensorFlowVariant):
             return None
         if case.mode == "avg" and case.nd == 3 and case.pool_size > 1:
             return XLA_AVGPOOL3D_DEPTH
-        if case.mode == "avg" and case.nd < 3:  # tf2xla lowers a depth window in float64 too (no Eigen refusal)
+        if case.mode == "avg":  # tf2xla lowers a depth window in float64 too (no Eigen refusal)
             return super()._depth_refusal(case, "float32")
         return super()._depth_refusal(case, dtype)
+
+    def _pool3d_refuses(self, kind: str, dtype: str) -> bool:
+        """tf2xla lowers float64 AvgPool3D (no CPU kernel runs); MaxPool3D's type list still lacks float64."""
+        return kind == "max" and dtype == "float64"
 
     def step(self, plan: TensorFlowPlan, names: tuple[str, ...], kind: str) -> Step:
         key = (signature(plan), names, kind)

@@ -286,7 +286,8 @@ class Equivalence:
 
         kwargs.setdefault("strict_divergences", self.suite.strict)
         recorded = "semantics" not in kwargs and "outputs" not in kwargs
-        draws = case_draws(example, adapter) if recorded else iter([example])
+        key = (getattr(adapter, "name", None), repr(example), api, dtype)
+        draws = case_draws(example, adapter, key) if recorded else iter([example])
         for drawn in draws:
             try:
                 outcome = check(adapter, drawn, api=api, dtype=dtype, **kwargs)

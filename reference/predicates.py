@@ -26,6 +26,20 @@ def _pooling(case: Case) -> PoolCase | None:
     return case if isinstance(case, PoolCase) else None
 
 
+def _as_windowed_pooling(case: Case, x: np.ndarray) -> tuple[PoolCase, np.ndarray] | None:
+    """``case`` and ``x`` as a windowed pooling: a depth pooling (window ``k``, stride ``s`` over the
+    channels) is the 1-D pooling of every (sample, position)'s channel vector, shape ``(N * prod(S), 1, C)``."""
+    from .cases import DepthPoolCase, PoolCase
+
+    if isinstance(case, PoolCase):
+        return case, x
+    if isinstance(case, DepthPoolCase):
+        rows = np.moveaxis(x, 1, -1).reshape(-1, 1, x.shape[1])
+        kind = "max" if case.mode == "max" else "avg"
+        return PoolCase(kind, rows.shape, case.pool_size, case.resolved_stride, "valid"), rows
+    return None
+
+
 #: Cell predicates for :func:`most_in_a_window` and :func:`fewest_in_a_window`.
 CELL_FLAGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "nan": np.isnan,
@@ -51,10 +65,12 @@ def fewest_in_a_window(case: Case, x: np.ndarray, flag: str) -> int:
 def most_near_max_in_a_window(case: Case, x: np.ndarray, atol: float, rtol: float = 0.0) -> int:
     """Largest number of input taps of one pooling window that lie within ``atol + rtol * |max|`` of
     that window's maximum (NaN ignored): how many taps a tolerance-based max gradient would pick, or
-    a comparison at reduced precision would tie (``rtol = 2 ** -7``: equal in bfloat16 at most)."""
-    pool = _pooling(case)
-    if pool is None:
-        raise TypeError("most_near_max_in_a_window needs a PoolCase")
+    a comparison at reduced precision would tie (``rtol = 2 ** -7``: equal in bfloat16 at most).
+    Depth pooling counts its windows over the channels."""
+    windowed = _as_windowed_pooling(case, x)
+    if windowed is None:
+        raise TypeError("most_near_max_in_a_window needs a PoolCase or a DepthPoolCase")
+    pool, x = windowed
     geom = pool.geometry
     view = window_view(pad(x, geom, -np.inf), geom)
     peak = max_pool(x, pool.kernel, nan="ignore", **pool.kwargs())

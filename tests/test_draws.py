@@ -11,9 +11,9 @@ from convequiv.reference.strategies import edge_cases, value_draw
 EXAMPLE = edge_cases("conv")[0]
 
 
-def _consume(adapter, first_check: float, later_check: float) -> list:
+def _consume(adapter, first_check: float, later_check: float, key=None) -> list:
     drawn = []
-    for ex in case_draws(EXAMPLE, adapter):
+    for ex in case_draws(EXAMPLE, adapter, key):
         drawn.append(ex)
         time.sleep(first_check if len(drawn) == 1 else later_check)
     return drawn
@@ -38,3 +38,23 @@ def test_a_slow_compilation_buys_draws_up_to_its_own_time():
 
 def test_the_draws_are_capped():
     assert len(_consume(SimpleNamespace(draws_per_case=3), 0.5, 0.0)) == MAX_DRAWS
+
+
+def test_a_case_seen_again_gets_its_first_number_of_draws():
+    """Hypothesis replays a failing example: the now-compiled case must meet the same draws."""
+    adapter = SimpleNamespace(draws_per_case=3)
+    first = _consume(adapter, 0.2, 0.01, key="replayed")
+    assert len(first) > 3
+    assert _consume(adapter, 0.0, 0.0, key="replayed") == first  # no compilation now: the minimum otherwise
+    assert len(_consume(adapter, 0.0, 0.0, key="another")) == 3
+
+
+def test_a_check_that_fails_is_replayed_up_to_its_failing_draw():
+    adapter = SimpleNamespace(draws_per_case=3)
+    seen = []
+    for ex in case_draws(EXAMPLE, adapter, "fails"):
+        seen.append(ex)
+        time.sleep(0.2 if len(seen) == 1 else 0.01)
+        if len(seen) == 6:
+            break  # the check of the sixth draw raised
+    assert list(case_draws(EXAMPLE, adapter, "fails")) == seen

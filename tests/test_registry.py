@@ -160,7 +160,7 @@ def test_a_variant_that_needs_an_import_time_setting_runs_in_a_worker():
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0":
         pytest.skip("this process already runs TensorFlow without oneDNN")
     impl = adapters.load("tensorflow/no-onednn")
-    assert isinstance(impl, RemoteAdapter) and impl.name == "tensorflow/no-onednn"
+    assert isinstance(impl, RemoteAdapter) and impl.name == impl.spec == "tensorflow/no-onednn"  # reproduction lines
     assert adapters.load("tensorflow/no-onednn") is impl  # one worker per spec and process
     assert "jvp" in impl.produces and "float16" in impl.dtypes
     ex = Example(PoolCase("avg", (2, 3, 5, 4), 2), seed=3)

@@ -440,6 +440,15 @@ def test_window_predicates_count_per_window():
     assert ex.most_near_max_in_a_window(0.0, 6e-6) == 2
 
 
+def test_near_max_predicate_counts_depth_windows_over_channels():
+    """A depth pooling's windows are runs of channels at one position, not spatial windows."""
+    x = np.array([[[1.0, 0.0], [1.0 - 5e-6, -1.0], [0.0, 2.0], [-1.0, 3.0]]])  # (N, C, W) = (1, 4, 2)
+    ex = _with_x(Example(DepthPoolCase((1, 4, 2), 2, "max"), values="normal"), x)
+    assert ex.most_near_max_in_a_window(1e-5) == 2  # channels 0 and 1 at position 0
+    ex = _with_x(Example(DepthPoolCase((1, 4, 2), 2, "max"), values="normal"), x[:, [0, 2, 1, 3]])
+    assert ex.most_near_max_in_a_window(1e-5) == 1  # the near-equal channels now lie in different windows
+
+
 def _with_x(example, x):
     """An Example whose inputs() returns ``x`` (the predicates only read ``x``)."""
 
