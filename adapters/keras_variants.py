@@ -199,10 +199,10 @@ class KerasTensorFlowJitAdapter(KerasJitAdapter):
         return "xla"
 
     def _refusal(self, case: ConvCase | PoolCase, api: str, dtype: str) -> str | None:
-        """The base adapter's refusals, less the missing float64 MaxPool3D / AvgPool3D CPU kernels (XLA lowers
-        3-D pooling itself)."""
+        """The base adapter's refusals, less the missing float64 AvgPool3D CPU kernel (XLA lowers 3-D
+        pooling itself); MaxPool3D's type list lacks float64 under XLA too."""
         if isinstance(case, PoolCase) and case.nd == 3 and dtype == "float64":
-            return None
+            return "TensorFlow's MaxPool3D op has no float64 type (under XLA too)" if case.kind == "max" else None
         return super()._refusal(case, api, dtype)
 
     def semantics(self, case: Case, api: str) -> Semantics:

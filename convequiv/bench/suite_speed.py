@@ -13,7 +13,8 @@ as the suite draws them, :func:`convequiv.draws.case_draws`: 1 for adapters that
 * for compiled variants (``compile_stats()``): compilations, their seconds (first call of a
   signature or shape, compilation included), seconds per compilation and checks per compilation.
 
-Outcomes are counted too (agree, diverge, unsupported, fail): a fast adapter that fails is no news.
+Outcomes are counted too (agree, diverge, unsupported, fail): a fast adapter that fails is no news; the
+first failed checks are kept with their descriptions and printed.
 Compiled variants keep their compilers' on-disk caches (TorchInductor: ``TORCHINDUCTOR_CACHE_DIR``),
 so a second run measures warm compilation; ``--cold`` points TorchInductor at a fresh folder.
 """
@@ -25,6 +26,7 @@ import json
 import os
 import sys
 import tempfile
+import textwrap
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -42,6 +44,8 @@ DEFAULT_ADAPTERS = (
     "tensorflow/xla",
     "tensorflow/no-onednn",
 )
+#: Failed checks whose description a measurement keeps (and prints): a failure is a finding or a suite defect.
+FAILURES_KEPT = 5
 OPS = ("conv", "conv_transpose", "max_pool", "avg_pool", "depth_pool", "global_max_pool", "global_avg_pool")
 
 
@@ -104,6 +108,7 @@ def measure(
     adapter.warm_up()
     load_seconds = time.perf_counter() - started
     statuses: Counter[str] = Counter()
+    failures: list[str] = []
     framework = 0.0
     checks = cases_checked = 0
     wall, cpu = time.perf_counter(), _cpu()
@@ -118,6 +123,8 @@ def measure(
                     for drawn in drawn_examples:
                         outcome = check(adapter, drawn, api=api, dtype=dtype, raise_on_failure=False)
                         statuses[outcome.status] += 1
+                        if outcome.status == "fail" and len(failures) < FAILURES_KEPT:
+                            failures.append(outcome.detail)
                         framework += outcome.seconds
                         checks += 1
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
@@ -132,6 +139,7 @@ def measure(
         "framework_checks_per_second": round(checks / framework, 2) if framework else None,
         "load_seconds": round(load_seconds, 2),
         "outcomes": dict(statuses),
+        "failures": failures,
         "load_cpu_seconds": round(_cpu() - cpu_started - cpu, 2),
     }
     stats = getattr(adapter, "compile_stats", None)
@@ -189,7 +197,9 @@ def run_suite(args: argparse.Namespace) -> int:
         }
         print(f"convequiv bench --suite: {spec} ...", file=sys.stderr, flush=True)
         results.append(_in_child(request, env))
-        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+        print(json.dumps({k: v for k, v in results[-1].items() if k != "failures"}), file=sys.stderr, flush=True)
+        for detail in results[-1].get("failures", []):
+            print(textwrap.indent(f"failed check:\n{detail}", "  "), file=sys.stderr, flush=True)
     table = render(results)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
