@@ -219,7 +219,8 @@ def test_finding_still_reproduces(fid, outcomes):
             )
             return
     if code == CANNOT_RUN_HERE:  # the script names what this machine lacks (a CPU feature)
-        pytest.skip(f"{fid}: this machine cannot run the affected path: {output.strip().splitlines()[-1]}")
+        said = output.strip().splitlines() or ["(the script printed nothing)"]
+        pytest.skip(f"{fid}: this machine cannot run the affected path: {said[-1]}")
     if code == 0:
         pytest.fail(
             f"{fid}: repro.py now exits 0 with {versions}: the framework fixed this bug. Record the fixing "

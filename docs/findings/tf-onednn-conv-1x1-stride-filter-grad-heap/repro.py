@@ -8,7 +8,8 @@ ends in "corrupted size vs. prev_size", "munmap_chunk(): invalid pointer" or a s
 (glibc's MALLOC_CHECK_=3 makes the detection prompt). TF_ENABLE_ONEDNN_OPTS=0 runs it 2,000 times cleanly.
 
 The loop runs in a child process, since a corrupted heap kills it. Exit status 1 while the child dies of
-a signal (or of glibc's abort), 0 once it completes.
+a signal (or of glibc's abort), 0 once it completes, 77 where TensorFlow runs without oneDNN (its default on
+CPUs without AVX-512 VNNI, BF16 or AMX).
 """
 
 import os
@@ -17,7 +18,12 @@ import subprocess
 import sys
 
 CHILD = """
+import sys
 import numpy as np, tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
+if not _pywrap_util_port.IsMklEnabled():  # TensorFlow's own switch: off on CPUs without AVX-512 VNNI / BF16 / AMX
+    print("oneDNN is off in this TensorFlow process (this CPU, or TF_ENABLE_ONEDNN_OPTS=0): the affected kernel does not run")
+    sys.exit(77)
 rng = np.random.default_rng(0)
 for i in range(2000):
     x = tf.constant(rng.standard_normal((1, 10, 10, 2)).astype(np.float32))
@@ -34,6 +40,8 @@ env = {**os.environ, "MALLOC_CHECK_": "3", "OMP_NUM_THREADS": "1"}
 done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env)
 glibc = [line for line in done.stderr.splitlines() if "corrupted" in line or "invalid pointer" in line]
 print(done.stdout.strip())
+if done.returncode == 77:
+    sys.exit(77)
 if done.returncode < 0 or done.returncode == 134 or glibc:
     name = signal.Signals(-done.returncode).name if done.returncode < 0 else f"status {done.returncode}"
     print(f"the child died ({name}) {glibc[0] if glibc else ''}")
