@@ -22,7 +22,7 @@ import sys
 import numpy as np, tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 if not _pywrap_util_port.IsMklEnabled():  # TensorFlow's own switch: off on CPUs without AVX-512 VNNI / BF16 / AMX
-    print("oneDNN is off in this TensorFlow process (this CPU, or TF_ENABLE_ONEDNN_OPTS=0): the affected kernel does not run")
+    print("oneDNN is off in this TensorFlow process (this CPU, or TF_ENABLE_ONEDNN_OPTS=0): the kernel does not run")
     sys.exit(77)
 rng = np.random.default_rng(0)
 for i in range(2000):

@@ -18,7 +18,9 @@ import subprocess
 import sys
 
 if os.environ.get("REPRO_CHILD") != "1":
-    done = subprocess.run([sys.executable, __file__], env={**os.environ, "REPRO_CHILD": "1"}, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, __file__], env={**os.environ, "REPRO_CHILD": "1"}, capture_output=True, text=True
+    )
     print(done.stdout, end="")
     print(done.stderr, end="", file=sys.stderr)
     if done.returncode < 0:
