@@ -84,6 +84,9 @@ Unsupported, and how it is proven (a refusal names the plan of the native call, 
   3 in both dims: Keras passes torch the permuted ``(kh, kw, C, 1)`` kernel, which is channels-last
   contiguous only, and torch's slow_conv2d backward raises "grad_weight must be contiguous" (oneDNN,
   used otherwise for float32, does not; pytorch/vision#6001 is the same torch check).
+* unsafe: on torch, a float32 strided 1x1 convolution of fewer input channels than oneDNN's block, which
+  oneDNN's weight gradient corrupts memory for (:mod:`convequiv.adapters.onednn_rtus`; the permuted NHWC input
+  Keras passes is a channels-last source).
 
 Contested semantics, as run (repro: ``keras.ops.max_pool`` of ``[1, 1]`` and ``keras.ops.max`` of
 ``[1, 1, 0]`` with their gradients, on each backend):
@@ -111,6 +114,7 @@ from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase, DepthPo
 from convequiv.reference.geometry import Pads
 
 from . import keras_graph as kg
+from . import onednn_rtus
 from . import translate as tr
 from .base import CLASSIC_OPS, Adapter, Arrays, Plan, Semantics, Unsupported, UnsupportedCase
 
@@ -240,6 +244,8 @@ class KerasAdapter(Adapter):
                 "axis",
             )
         if isinstance(case, ConvCase):
+            if self.backend == "torch" and onednn_rtus.at_risk(case, dtype, "permuted"):
+                return onednn_rtus.unsafe()
             return self._refused(case, api, dtype, self._conv_plan(case, api, dtype))
         if isinstance(case, ConvTransposeCase):
             plan = self._conv_transpose_plan(case, api, dtype)
@@ -437,6 +443,10 @@ class KerasAdapter(Adapter):
                 "expanded to the full rank before strides copies it, and the copy is expanded again)"
             )
         return None
+
+    def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
+        assert self.backend == "torch" and isinstance(case, ConvCase), f"{self.name} declares no {case!r} unsafe"
+        return onednn_rtus.kernel_in_child(case, "permuted")
 
     def semantics(self, case: Case, api: str) -> Semantics:
         if isinstance(case, (GlobalPoolCase, DepthPoolCase)):

@@ -63,6 +63,7 @@ import torch.nn.functional as F
 
 from convequiv.reference.cases import Case, ConvCase, ConvTransposeCase
 
+from . import onednn_rtus
 from . import translate as tr
 from .base import GRADIENTS, Arrays, Plan, Unsupported
 from .torch_adapter import TorchAdapter, TorchPlan, to_array, to_tensor
@@ -258,7 +259,14 @@ class TorchChannelsLastAdapter(TorchVariant):
                 "lacks",
                 "torch.channels_last_1d",
             )
+        if isinstance(case, ConvCase) and onednn_rtus.at_risk(case, dtype, "channels_last"):
+            return onednn_rtus.unsafe()
         return super().support(case, api, dtype)
+
+    def probe_hazard(self, case: Case, inputs: Arrays, api: str) -> str:
+        if isinstance(case, ConvCase):
+            return onednn_rtus.kernel_in_child(case, "channels_last")
+        return super().probe_hazard(case, inputs, api)
 
     def prepare(self, key: str, tensor: torch.Tensor) -> torch.Tensor:
         # ``Tensor.to`` (what users and ``Module.to`` call) always writes the format's own strides;
