@@ -35,7 +35,8 @@ Padding translation (canonical -> TensorFlow), one route per plan:
   dilation, which it refuses. Average pooling has no explicit padding and its SAME leaves padding out of the
   divisor, so ``count_include_pad=True`` pads with zeros first;
 * ``SAME for count_include_pad=False``: average pooling that leaves explicit padding out of the divisor maps to
-  SAME when the pads are SAME's and is otherwise unsupported (``lacks count_include_pad``);
+  SAME when the pads are SAME's (of the dilated window) and is otherwise unsupported (``lacks
+  count_include_pad``); dilated, it is refused (``tf.nn.pool`` refuses SAME with dilation > 1);
 * ``depth window`` (``"nn"`` depth pooling: ``tf.nn.max_pool`` / ``avg_pool`` with ``ksize=[1, ..., 1, k]``),
   ``reshape + reduce`` and ``frame + reduce`` (``"generic"`` depth pooling), ``reduction`` (global pooling).
 
@@ -174,6 +175,7 @@ def _plan(
 CONVOLUTION_STRIDED_DILATION = "tf.nn.convolution refuses strides > 1 together with dilations > 1"
 STRIDED_DILATION = r"`strides > 1` not supported in conjunction with `dilation_rate > 1`"
 STRIDE_OVER_WINDOW = r"`strides` > `window_shape` not supported"
+SAME_DILATION = r"'SAME' padding is not implemented for `dilation_rate` > 1"
 #: How TensorFlow refuses float64 MaxPool3D / AvgPool3D: the op's type list (eager: "Value for attr 'T' of
 #: double is not in the list of allowed values"; traced: "DataType float64 not in list of allowed values", raised
 #: from the autograph frame of the caller) or the missing kernel ("Could not find device for node").
@@ -375,7 +377,7 @@ class TensorFlowAdapter(Adapter):
         if case.ceil_changes_windows:
             return Unsupported("TensorFlow pooling has no ceil_mode", "lacks", target, "ceil_mode")
         if case.kind == "avg" and not case.count_include_pad and tr.has_padding(case.pads):
-            same = resolve_padding("same", case.x_shape[2:], case.kernel, case.resolved_stride)
+            same = resolve_padding("same", case.x_shape[2:], case.kernel, case.resolved_stride, case.dilation)
             if case.pads != same:
                 return Unsupported(
                     "average pooling leaves padding out of the divisor only as SAME padding",
@@ -387,6 +389,11 @@ class TensorFlowAdapter(Adapter):
         if dilated and api == "nn":
             return Unsupported(f"{case.kind}_pool*d has no dilation; tf.nn.pool does", "lacks", target, "dilations")
         if api == "generic":  # tf.nn.pool checks these in Python, before any kernel
+            if dilated and plan.padding == "SAME":  # only average pooling that leaves padding out keeps SAME here
+                reason = (
+                    "tf.nn.pool refuses SAME padding with dilation > 1 (the only padding it leaves out of the divisor)"
+                )
+                return Unsupported(reason, attempt=_attempt(plan), message=SAME_DILATION)
             if dilated and any(s > 1 for s in case.resolved_stride):
                 reason = "tf.nn.pool refuses strides > 1 together with dilation > 1"
                 return Unsupported(reason, attempt=_attempt(plan), message=STRIDED_DILATION)

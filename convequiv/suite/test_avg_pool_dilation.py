@@ -29,6 +29,12 @@ EDGE_CASES = [
         53,
         name="avg_pool_dilation_ceil_mode",
     ),
+    Example(
+        # the pads (1, 2) are SAME's for the undilated window (4), not for the dilated one (7)
+        PoolCase("avg", (1, 2, 4), 4, stride=1, padding=((1, 2),), dilation=2, count_include_pad=False),
+        54,
+        name="avg_pool_dilation_exclude_pad_undilated_same_pads",
+    ),
 ]
 
 
