@@ -3,7 +3,7 @@
 The suite (``convequiv.suite``, shipped in the package) runs in a fresh ``pytest`` process (Keras
 chooses its backend once per process, so the check must not inherit one). While it runs, a progress
 display shows the tests done, elapsed time and an estimate of what is left; pytest's own output and
-the frameworks' log lines go to ``DIR/pytest.log`` (``--verbose`` shows them instead). At the end:
+the frameworks' log lines go to ``DIR/pytest.log`` (``--verbose`` shows them as well). At the end:
 the matrix (:mod:`convequiv.terminal`), the unexplained failures, the recorded divergences once,
 and where the report is.
 
@@ -137,9 +137,14 @@ def _run_with_progress(command: list[str], env: dict[str, str], log: Path, progr
 
     console = Console(stderr=True)
     with open(log, "w") as out:
-        proc = subprocess.Popen(command, env=env, stdout=None if verbose else out, stderr=subprocess.STDOUT)
-        if verbose:
+        if verbose:  # shown as it comes, and kept in the log (the summary reads the failures from it)
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                out.write(line)
             return proc.wait()
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),

@@ -45,6 +45,25 @@ def test_check_runs_the_suite_and_keeps_its_report(tmp_path):
     assert (report / "pytest.log").exists() and not (tmp_path / ".hypothesis").exists()
 
 
+def test_verbose_shows_pytest_output_and_still_lists_the_failures(tmp_path):
+    report = tmp_path / "r"
+    done = subprocess.run(
+        [sys.executable, "-m", "convequiv", "check", "--adapters", "tests.support.fake_adapter:CrashingEcho"]
+        + ["--verbose", "--report", str(report), "--", "-k", "test_avg_pool_edge_case"],
+        cwd=ROOT,
+        env=nested_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "FAILED" in done.stdout and "EquivalenceError" in done.stdout  # pytest's own output, shown
+    log = (report / "pytest.log").read_text()
+    assert "FAILED" in log and "EquivalenceError" in log  # and kept
+    listed = done.stdout.split("Unexplained failures", 1)[-1]
+    assert "Unexplained failures" in done.stdout and "avg_pool" in listed, done.stdout[-2000:]
+
+
 def test_no_adapter_is_a_clean_exit(tmp_path):
     done = _check(tmp_path, "--adapters", "none", "--report", str(tmp_path / "r"))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
