@@ -138,12 +138,12 @@ def _run_with_progress(command: list[str], env: dict[str, str], log: Path, progr
     console = Console(stderr=True)
     with open(log, "w") as out:
         if verbose:  # shown as it comes, and kept in the log (the summary reads the failures from it)
-            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            assert proc.stdout is not None
-            for line in proc.stdout:
+            shown = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            assert shown.stdout is not None
+            for line in shown.stdout:
                 sys.stdout.write(line)
                 out.write(line)
-            return proc.wait()
+            return shown.wait()
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         columns = (
             TextColumn("{task.description}"),
