@@ -388,15 +388,15 @@ class TensorFlowAdapter(Adapter):
         dilated = any(d > 1 for d in case.dilation)
         if dilated and api == "nn":
             return Unsupported(f"{case.kind}_pool*d has no dilation; tf.nn.pool does", "lacks", target, "dilations")
-        if api == "generic":  # tf.nn.pool checks these in Python, before any kernel
+        if api == "generic":  # tf.nn.pool checks these in Python, before any kernel, in this order
+            if dilated and any(s > 1 for s in case.resolved_stride):
+                reason = "tf.nn.pool refuses strides > 1 together with dilation > 1"
+                return Unsupported(reason, attempt=_attempt(plan), message=STRIDED_DILATION)
             if dilated and plan.padding == "SAME":  # only average pooling that leaves padding out keeps SAME here
                 reason = (
                     "tf.nn.pool refuses SAME padding with dilation > 1 (the only padding it leaves out of the divisor)"
                 )
                 return Unsupported(reason, attempt=_attempt(plan), message=SAME_DILATION)
-            if dilated and any(s > 1 for s in case.resolved_stride):
-                reason = "tf.nn.pool refuses strides > 1 together with dilation > 1"
-                return Unsupported(reason, attempt=_attempt(plan), message=STRIDED_DILATION)
             if any(s > k for s, k in zip(case.resolved_stride, case.kernel)):
                 reason = "tf.nn.pool refuses a stride larger than the window"
                 return Unsupported(reason, attempt=_attempt(plan), message=STRIDE_OVER_WINDOW)

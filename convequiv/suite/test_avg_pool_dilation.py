@@ -35,6 +35,12 @@ EDGE_CASES = [
         54,
         name="avg_pool_dilation_exclude_pad_undilated_same_pads",
     ),
+    Example(
+        # SAME's pads with the default stride (the window, 2): refused for the stride before the padding
+        PoolCase("avg", (1, 2, 3), 2, padding=1, dilation=2, count_include_pad=False),
+        55,
+        name="avg_pool_dilation_exclude_pad_strided",
+    ),
 ]
 
 
