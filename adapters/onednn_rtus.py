@@ -16,8 +16,9 @@ and oneDNN logs the same kernel). They ask :func:`at_risk` in ``support`` and de
 child process with oneDNN's verbose log and requires the ``jit_1x1`` ``backward_weights`` line on a
 plain (``ac..``) source (:func:`kernel_in_child`, cached per geometry and layout).
 
-When oneDNN takes that kernel, measured (this CPU's block, torch 2.1.2, 2.4.1, 2.8.0, 2.13.0, 2.15.0,
-2,883 geometries each, no mismatch): float32, a 1x1 kernel, no padding, one group, fewer input channels
+When oneDNN takes that kernel, measured on an AVX2-only CPU (block 8; torch 2.1.2, 2.4.1, 2.8.0, 2.13.0,
+2.15.0, 2,883 geometries each, no mismatch; an AVX-512 CPU's rule is assumed the same, and a case the rule
+misjudges fails its proof): float32, a 1x1 kernel, no padding, one group, fewer input channels
 than the block, every spatial size a multiple of its stride and some stride above 1 (a unit stride
 takes the same kernel without the workspace), and a batch above one or more than 20,480 input elements
 (below that PyTorch's ``use_mkldnn`` keeps 1x1 convolutions of one sample off oneDNN). 3-D convolutions
