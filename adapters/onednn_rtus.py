@@ -17,8 +17,8 @@ child process with oneDNN's verbose log and requires the ``jit_1x1`` ``backward_
 plain (``ac..``) source (:func:`kernel_in_child`, cached per geometry and layout).
 
 When oneDNN takes that kernel, measured on an AVX2-only CPU (block 8; torch 2.1.2, 2.4.1, 2.8.0, 2.13.0,
-2.15.0, 2,883 geometries each, no mismatch; an AVX-512 CPU's rule is assumed the same, and a case the rule
-misjudges fails its proof): float32, a 1x1 kernel, no padding, one group, fewer input channels
+2.15.0, 2,883 geometries each, no mismatch; assumed the same on AVX-512 CPUs, where a case the rule declares
+but oneDNN runs with another kernel fails its proof): float32, a 1x1 kernel, no padding, one group, fewer input channels
 than the block, every spatial size a multiple of its stride and some stride above 1 (a unit stride
 takes the same kernel without the workspace), and a batch above one or more than 20,480 input elements
 (below that PyTorch's ``use_mkldnn`` keeps 1x1 convolutions of one sample off oneDNN). 3-D convolutions
