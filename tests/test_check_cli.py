@@ -47,14 +47,9 @@ def test_check_runs_the_suite_and_keeps_its_report(tmp_path):
 
 def test_verbose_shows_pytest_output_and_still_lists_the_failures(tmp_path):
     report = tmp_path / "r"
-    done = subprocess.run(
-        [sys.executable, "-m", "convequiv", "check", "--adapters", "tests.support.fake_adapter:CrashingEcho"]
-        + ["--verbose", "--report", str(report), "--", "-k", "test_avg_pool_edge_case"],
-        cwd=ROOT,
-        env=nested_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    adapter = "tests.support.fake_adapter:CrashingEcho"  # importable from the repository root
+    done = _check(
+        ROOT, "--adapters", adapter, "--verbose", "--report", str(report), "--", "-k", "test_avg_pool_edge_case"
     )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "FAILED" in done.stdout and "EquivalenceError" in done.stdout  # pytest's own output, shown
