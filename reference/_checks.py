@@ -8,6 +8,7 @@ and the offending value, never with a broadcasting error from deep inside.
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -34,6 +35,16 @@ def quiet(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def finite(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is finite and small enough that its square is: the sum of the
+    squares is finite exactly then (a NaN or an infinity makes it NaN or infinite, and no term is
+    negative, so nothing cancels), and one ``dot`` costs a fraction of ``isfinite(a).all()`` on a
+    small array. A value above about ``1e154`` overflows the sum (a ``False`` that only sends the
+    caller to its general path); call it with floating-point warnings off (:func:`quiet`)."""
+    flat = a.reshape(-1)
+    return math.isfinite(flat.dot(flat))
 
 
 #: ``dtype.kind`` of the accepted arrays: floating, signed and unsigned integer (never bool,

@@ -25,9 +25,12 @@ over blocks of output rows), never over channels or positions. With ``T = prod(k
   and one batched matrix product per block writes ``y`` directly in its ``(N, O, *out)`` layout
   (``(G, Og, K) @ (items, G, K, P)``, no transpose of the result). The backward pass reuses that
   matrix: ``dw`` is ``dy @ cols^T`` per item (summed over the block), and ``dcols = w^T @ dy`` is
-  added back through the window geometry (:func:`convequiv.reference.windows.col2im`, or tap by tap
-  into a writeable window view when the work is split into blocks). A ``1 x ... x 1`` kernel with
-  stride 1 and no padding copies nothing: ``x`` itself is the matrix.
+  added back through the window geometry (tap by tap into a writeable window view). A small call
+  (at most :data:`convequiv.reference.windows.SMALL_SCATTER` values in the matrix) gathers the
+  whole matrix with one ``take`` of every tap's input cell, padding reading zero, and adds
+  ``dcols`` back with one ``bincount`` (:class:`convequiv.reference.windows.CallPlan`): no padded
+  copy, no per-block loop. A ``1 x ... x 1`` kernel with stride 1 and no padding copies nothing:
+  ``x`` itself is the matrix.
 * ``"taps"`` (:mod:`convequiv.reference.depthwise`): a depthwise convolution (``C == G == O``: one
   input and one output channel per group) as a loop over kernel taps in the channels-last layout,
   one contiguous multiply and add per tap and cache-sized block, no im2col copy.
@@ -59,8 +62,8 @@ import numpy as np
 
 from . import depthwise, windows
 from ._checks import as_float64, batch_input, cotangent, is_int, quiet
-from .geometry import WindowGeometry, window_geometry
-from .windows import Index, col2im, pad, tap_index, tap_list, window_view
+from .geometry import WindowGeometry
+from .windows import CallPlan, Index, call_plan, pad, tap_index, tap_list, window_view
 
 #: Preferred size of one block's im2col matrix or scratch array: about the per-core L2 cache, so
 #: that a block copied (or written) by one call is read by the next from cache.
@@ -75,7 +78,7 @@ STRUCTURES = ("gemm", "taps")
 
 def _setup(
     op: str, x: object, w: object, stride: object, padding: object, dilation: object, groups: object
-) -> tuple[np.ndarray, np.ndarray, int, WindowGeometry]:
+) -> tuple[np.ndarray, np.ndarray, int, CallPlan]:
     xa = batch_input(op, "x", x)
     wa = as_float64(op, "w", w)
     nd = xa.ndim - 2
@@ -101,8 +104,8 @@ def _setup(
             f"{op}: channel mismatch: w.shape[1] must be C // groups = {c} // {g} = {c // g}, "
             f"got w of shape {wa.shape} for x of shape {xa.shape}"
         )
-    geom = window_geometry(op, xa.shape[2:], wa.shape[2:], stride=stride, padding=padding, dilation=dilation)
-    return xa, wa, g, geom
+    plan = call_plan(op, xa.shape, wa.shape[2:], stride, padding, dilation, False, kernel_is_shape=True)
+    return xa, wa, g, plan
 
 
 def structure(channels: int, out_channels: int, groups: int, geom: WindowGeometry) -> str:
@@ -132,11 +135,14 @@ def _blocks(batch: int, geom: WindowGeometry, bytes_per_window: int) -> list[tup
 
 def _no_copy(xa: np.ndarray, geom: WindowGeometry) -> bool:
     """A 1 x ... x 1 kernel, stride 1, no padding, contiguous ``x``: ``x`` itself is the im2col matrix."""
+    return geom.remember("pointwise", lambda: _pointwise(geom)) and bool(xa.flags.c_contiguous)
+
+
+def _pointwise(geom: WindowGeometry) -> bool:
     return (
         all(k == 1 for k in geom.kernel)
         and all(s == 1 for s in geom.stride)
         and not any(lo or hi for lo, hi in geom.padding)
-        and bool(xa.flags.c_contiguous)
     )
 
 
@@ -150,6 +156,21 @@ def _cols(view: np.ndarray, groups: int) -> np.ndarray:
     return cols.reshape(n, groups, -1, math.prod(view.shape[2 : 2 + nd]))
 
 
+def _small(plan: CallPlan) -> bool:
+    """Whether the im2col matrix of the whole call has at most ``SMALL_SCATTER`` values: then it is
+    gathered with one ``take`` (:meth:`CallPlan.gather`) and its gradient scattered with one
+    ``bincount`` (:meth:`CallPlan.scatter`)."""
+    return plan.window_taps <= windows.SMALL_SCATTER
+
+
+def _gathered_cols(xa: np.ndarray, plan: CallPlan, groups: int) -> np.ndarray:
+    """The im2col matrix ``(n, G, Cg * prod(kernel), prod(out))`` of ``x`` ``(n, C, *sizes)`` by one
+    ``take`` of every tap's cell (:meth:`CallPlan.gather`, padding reading zero): the same matrix
+    as :func:`_cols` of the padded input's window view."""
+    cols = plan.gather(xa, 0.0, "plane tap window")
+    return cols.reshape(xa.shape[0], groups, -1, math.prod(plan.geom.out))
+
+
 def _rows(geom: WindowGeometry, rs: slice) -> tuple[int, ...]:
     return (rs.stop - rs.start,) + geom.out[1:]
 
@@ -158,7 +179,8 @@ def _whole(geom: WindowGeometry, rs: slice) -> bool:
     return bool(rs.start == 0 and rs.stop == geom.out[0])
 
 
-def _forward_gemm(xa: np.ndarray, wa: np.ndarray, g: int, geom: WindowGeometry, y: np.ndarray) -> None:
+def _forward_gemm(xa: np.ndarray, wa: np.ndarray, g: int, plan: CallPlan, y: np.ndarray) -> None:
+    geom = plan.geom
     n, c = xa.shape[:2]
     o = wa.shape[0]
     wmat = wa.reshape(g, o // g, -1)
@@ -166,6 +188,9 @@ def _forward_gemm(xa: np.ndarray, wa: np.ndarray, g: int, geom: WindowGeometry, 
         for bs, _ in _blocks(n, geom, 0):
             nb = bs.stop - bs.start
             np.matmul(wmat, xa[bs].reshape(nb, g, c // g, -1), out=y[bs].reshape(nb, g, o // g, -1))
+        return
+    if _small(plan):
+        np.matmul(wmat, _gathered_cols(xa, plan, g), out=y.reshape(n, g, o // g, -1))
         return
     view = window_view(pad(xa, geom, 0.0), geom)
     for bs, rs in _blocks(n, geom, c * math.prod(geom.kernel) * 8):
@@ -208,7 +233,8 @@ def _conv(
 ) -> np.ndarray:
     """:func:`conv` with its structure chosen by the cost rule, or ``forced`` (the proof runs both)."""
     op = "conv"
-    xa, wa, g, geom = _setup(op, x, w, stride, padding, dilation, groups)
+    xa, wa, g, plan = _setup(op, x, w, stride, padding, dilation, groups)
+    geom = plan.geom
     n, c = xa.shape[:2]
     o = wa.shape[0]
     ba = None
@@ -220,7 +246,7 @@ def _conv(
         y = depthwise.forward(xa, wa, geom)
     else:
         y = np.empty((n, o) + geom.out, dtype=np.float64)
-        _forward_gemm(xa, wa, g, geom, y)
+        _forward_gemm(xa, wa, g, plan, y)
     if ba is not None:
         y += ba.reshape((o,) + (1,) * geom.nd)
     return y
@@ -251,12 +277,13 @@ def _cols_by_group(view: np.ndarray, groups: int) -> np.ndarray:
 
 
 def _backward_gemm(
-    xa: np.ndarray, wa: np.ndarray, dya: np.ndarray, g: int, geom: WindowGeometry
+    xa: np.ndarray, wa: np.ndarray, dya: np.ndarray, g: int, plan: CallPlan
 ) -> tuple[np.ndarray, np.ndarray]:
     """im2col backward: ``x`` itself for a 1 x 1 kernel without stride or padding; the per-item
     matrix and one col2im for a small call (at most ``SMALL_SCATTER`` values in dcols); otherwise
     blocks of the group-major matrix, whose ``dw`` product contracts over every position of the
     block at once and whose ``dcols`` go back tap by tap."""
+    geom = plan.geom
     n, c = xa.shape[:2]
     o = wa.shape[0]
     og, cg, nd = o // g, c // g, geom.nd
@@ -271,13 +298,13 @@ def _backward_gemm(
             dwmat += np.matmul(dyb, xa[bs].reshape(nb, g, cg, -1).transpose(0, 1, 3, 2)).sum(axis=0)
             np.matmul(wmat_t, dyb, out=dx[bs].reshape(nb, g, cg, -1))
         return dx, dwmat
-    view = window_view(pad(xa, geom, 0.0), geom)
-    if n * c * math.prod(geom.kernel) * math.prod(geom.out) <= windows.SMALL_SCATTER:
-        cols = _cols(view, g)  # (n, G, K, P)
+    if _small(plan):
+        cols = _gathered_cols(xa, plan, g)  # (n, G, K, P)
         dyb = dya.reshape(n, g, og, -1)
         dwmat += np.matmul(dyb, cols.transpose(0, 1, 3, 2)).sum(axis=0)
         np.matmul(wmat_t, dyb, out=cols)  # dcols, in the im2col buffer
-        return _crop(col2im(cols.reshape((n, c) + geom.kernel + geom.out), geom), geom), dwmat
+        return plan.scatter(cols), dwmat
+    view = window_view(pad(xa, geom, 0.0), geom)
     dxpad = _padded_zeros(xa, geom)
     dview = window_view(dxpad, geom, writeable=True)
     for bs, rs in _blocks(n, geom, c * math.prod(geom.kernel) * 8):
@@ -328,13 +355,14 @@ def _conv_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`conv_backward` with its structure chosen by the cost rule, or ``forced``."""
     op = "conv_backward"
-    xa, wa, g, geom = _setup(op, x, w, stride, padding, dilation, groups)
+    xa, wa, g, plan = _setup(op, x, w, stride, padding, dilation, groups)
+    geom = plan.geom
     n, c = xa.shape[:2]
     o = wa.shape[0]
     dya = cotangent(op, dy, (n, o) + geom.out)
     if (forced or structure(c, o, g, geom)) == "taps" and c == g == o:
         dx, dwmat = depthwise.backward(xa, wa, dya, geom)
     else:
-        dx, dwmat = _backward_gemm(xa, wa, dya, g, geom)
+        dx, dwmat = _backward_gemm(xa, wa, dya, g, plan)
     db = dya.sum(axis=(0, *range(2, dya.ndim)))
     return dx, dwmat.reshape(wa.shape), db

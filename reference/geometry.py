@@ -254,11 +254,11 @@ def window_geometry(
 
 
 def through_cache(
-    cached: Callable[..., WindowGeometry],
-    resolve: Callable[..., WindowGeometry],
+    cached: Callable[..., T],
+    resolve: Callable[..., T],
     args: tuple[object, ...],
     *flags: bool,
-) -> WindowGeometry:
+) -> T:
     """``cached(*args, *flags)`` when every argument is plain (:func:`_plain`; lists frozen to tuples),
     else ``resolve(*args, *flags)`` afresh: a geometry resolver's cache that never changes what is
     accepted or the message of an error."""

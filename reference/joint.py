@@ -33,6 +33,7 @@ import numpy as np
 from . import tolerance as tol
 from .convolution import conv, conv_backward
 from .pooling import avg_pool, avg_pool_backward, max_pool_gradients
+from .windows import plan_of
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -91,7 +92,7 @@ def _pool(case: Any, inputs: Inputs, dtype: DTypeLike, ties: str, nan: str) -> t
     x, dy = inputs.x, inputs.dy
     taps = math.prod(case.kernel)
     if case.kind == "max":
-        y, (dx, mdx) = max_pool_gradients(x, [dy, np.abs(dy)], case.geometry, ties, nan)
+        y, (dx, mdx) = max_pool_gradients(x, [dy, np.abs(dy)], plan_of(case.geometry, x.shape), ties, nan)
         return {"y": y, "dx": dx}, {"y": np.zeros(case.out_shape), "dx": tol.sum_bound(mdx, taps + 1, dtype)}
     kw = case.kwargs()
     n = x.shape[0]

@@ -34,31 +34,54 @@ is ``dx[tap] += dy / divisor`` for every input tap of every window.
 
 Inputs are converted to float64; results are float64.
 
-Implementation: every reduction runs over the window taps of a strided view of the padded input
-(:mod:`convequiv.reference.windows`), never over positions. Small inputs (at most
-:data:`SMALL_WINDOWS` window taps) gather every window's taps with one ``take`` of their flat
-offsets and reduce them in one call; larger ones reduce tap by tap into the output.
-Both reduce the taps in row-major order. The max-pool gradient is computed for all taps at once
-from the tap-major windows of blocks of planes (each block's copy under
-:data:`convequiv.reference.windows.CHUNK_BYTES`): which taps are maximal, the first of them (or
-their count), and one ``numpy.bincount`` that adds each routed gradient to the flat index of its
-cell, in tap order. The average-pool gradient is the col2im of ``dy / divisor`` broadcast over the
-taps (:func:`convequiv.reference.windows.col2im`). Small average pools of finite values are one
-matrix product per direction with a per-geometry matrix holding ``1 / divisor`` at every cell a
-window reads (the sum of its products in any order, within the same bound). The divisor, that
-matrix and the map of which taps lie on input cells are computed once per geometry.
+Implementation: every reduction runs over the window taps (:mod:`convequiv.reference.windows`), never
+over positions. A call's geometry and what small calls derive from it and the input shape are
+looked up once (:func:`convequiv.reference.windows.call_plan`). Small inputs (at most
+:data:`SMALL_WINDOWS` window taps) gather every window's taps with one ``take`` of their cells
+(:meth:`convequiv.reference.windows.CallPlan.gather`, a padding tap reading the padding value)
+and reduce them in one call; larger ones reduce a strided view of the padded input tap by tap
+into the output. Both reduce the taps in row-major order.
+
+The max-pool gradient with ``ties="first"`` on small inputs takes each window's first maximal tap
+as the ``argmax`` of its gathered taps, which is that tap unless ``nan="ignore"`` meets a NaN or a
+window's maximum is the ``-inf`` of padding (those calls take the general route). The general
+route works on all taps at once from the tap-major windows of blocks of planes (each block's copy
+under :data:`convequiv.reference.windows.CHUNK_BYTES`): which taps are maximal, the first of them
+(or their count). Both add each routed gradient to its cell with one ``numpy.bincount``, in
+window and tap order. The average-pool gradient is the col2im of ``dy / divisor`` broadcast over
+the taps (:func:`convequiv.reference.windows.col2im`). Small average pools of finite values are
+one matrix product per direction with a per-geometry matrix holding ``1 / divisor`` at every cell
+a window reads (the sum of its products in any order, within the same bound); "finite" is
+tested by the finite sum of squares (:func:`convequiv.reference._checks.finite`). The divisor,
+that matrix and the map of which taps lie on input cells are computed once per geometry.
+
+Floating-point warnings: the paths that may meet ``inf - inf`` or overflow (average pooling) run
+under :func:`convequiv.reference._checks.quiet`; max pooling only compares, copies and adds
+routed gradients with ``bincount``, which raise no floating-point warning.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from . import windows
-from ._checks import batch_input, choice, cotangent, flag, quiet
-from .geometry import WindowGeometry, window_geometry
-from .windows import col2im, outer_product, pad, padded_shape, tap_count_per_dim, tap_index, taps, window_view
+from ._checks import batch_input, choice, cotangent, finite, flag, quiet
+from .geometry import WindowGeometry
+from .windows import (
+    CallPlan,
+    call_plan,
+    col2im,
+    outer_product,
+    pad,
+    padded_shape,
+    tap_count_per_dim,
+    tap_index,
+    taps,
+    window_view,
+)
 
 NAN_POLICIES = ("propagate", "ignore")
 TIE_POLICIES = ("first", "split")
@@ -68,21 +91,13 @@ TIE_POLICIES = ("first", "split")
 SMALL_WINDOWS = 1 << 14
 
 
-def _geometry(
+def _plan(
     op: str, x: object, kernel: object, stride: object, padding: object, dilation: object, ceil_mode: bool
-) -> tuple[np.ndarray, WindowGeometry]:
+) -> tuple[np.ndarray, CallPlan]:
     xa = batch_input(op, "x", x)
-    flag(op, "ceil_mode", ceil_mode)
-    geom = window_geometry(
-        op,
-        xa.shape[2:],
-        kernel,
-        stride=kernel if stride is None else stride,
-        padding=padding,
-        dilation=dilation,
-        ceil_mode=ceil_mode,
-    )
-    return xa, geom
+    if type(ceil_mode) is not bool:
+        flag(op, "ceil_mode", ceil_mode)
+    return xa, call_plan(op, xa.shape, kernel, kernel if stride is None else stride, padding, dilation, ceil_mode)
 
 
 def _crop(dxpad: np.ndarray, geom: WindowGeometry) -> np.ndarray:
@@ -102,17 +117,16 @@ def _tap_major(view: np.ndarray, geom: WindowGeometry) -> np.ndarray:
     return copy.reshape((-1,) + view.shape[: lead + nd])
 
 
-def _reduce(xpad: np.ndarray, geom: WindowGeometry, combine: np.ufunc) -> np.ndarray:
-    """``combine`` over the taps of every window of the padded ``xpad``, in row-major tap order:
-    small inputs gather every window's taps with one ``take`` of their flat offsets and reduce
-    them in one call, larger ones reduce a window view tap by tap (module docstring)."""
-    lead = xpad.shape[: xpad.ndim - geom.nd]
-    planes, t, positions = math.prod(lead), math.prod(geom.kernel), math.prod(geom.out)
-    if planes * t * positions <= SMALL_WINDOWS:
-        gathered = xpad.reshape(planes, -1).take(windows.tap_offsets(geom), axis=1)
-        reduced: np.ndarray = combine.reduce(gathered.reshape(planes, t, positions), axis=1)
-        return reduced.reshape(lead + geom.out)
-    view = window_view(xpad, geom)
+def _reduce(xa: np.ndarray, plan: CallPlan, value: float, combine: np.ufunc) -> np.ndarray:
+    """``combine`` over the taps of every window of ``xa`` padded with ``value``, in row-major tap
+    order: small inputs gather every window's taps with one ``take`` (:meth:`CallPlan.gather`)
+    and reduce them in one call, larger ones reduce a window view of the padded input tap by tap
+    (module docstring)."""
+    if plan.window_taps <= SMALL_WINDOWS:
+        reduced: np.ndarray = combine.reduce(plan.gather(xa, value, "tap plane window"), axis=0)
+        return reduced.reshape(plan.out_shape)
+    geom = plan.geom
+    view = window_view(pad(xa, geom, value), geom)
     out: np.ndarray | None = None
     for tap in taps(geom):
         values = view[tap_index(tap)]
@@ -122,14 +136,13 @@ def _reduce(xpad: np.ndarray, geom: WindowGeometry, combine: np.ufunc) -> np.nda
 
 
 def _input_taps(geom: WindowGeometry) -> np.ndarray | None:
-    """Boolean ``(T, *out)``: whether each tap of each window lies on a real input cell (``None``
+    """Boolean ``(T, P)``: whether each tap of each window lies on a real input cell (``None``
     when every tap does); computed once per geometry."""
     return geom.remember("input taps", lambda: _make_input_taps(geom))
 
 
 def _make_input_taps(geom: WindowGeometry) -> np.ndarray | None:
-    inside = np.ones(geom.sizes, dtype=bool)
-    real = _tap_major(window_view(pad(inside, geom, False), geom), geom)
+    real = windows.input_cells(geom) >= 0
     if real.all():
         return None
     real.setflags(write=False)
@@ -161,11 +174,10 @@ def max_pool(
     """Max pooling with ``-inf`` padding (semantics and NaN policies in the module docstring)."""
     op = "max_pool"
     choice(op, "nan", nan, NAN_POLICIES)
-    xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
-    return _reduce(pad(xa, geom, -np.inf), geom, np.maximum if nan == "propagate" else np.fmax)
+    xa, plan = _plan(op, x, kernel, stride, padding, dilation, ceil_mode)
+    return _reduce(xa, plan, -np.inf, np.maximum if nan == "propagate" else np.fmax)
 
 
-@quiet
 def max_pool_backward(
     x: object,
     dy: object,
@@ -182,21 +194,25 @@ def max_pool_backward(
     op = "max_pool_backward"
     choice(op, "ties", ties, TIE_POLICIES)
     choice(op, "nan", nan, NAN_POLICIES)
-    xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
-    dya = cotangent(op, dy, xa.shape[:2] + geom.out)
-    return max_pool_gradients(xa, [dya], geom, ties, nan)[1][0]
+    xa, plan = _plan(op, x, kernel, stride, padding, dilation, ceil_mode)
+    dya = cotangent(op, dy, plan.out_shape)
+    return max_pool_gradients(xa, [dya], plan, ties, nan)[1][0]
 
 
 def max_pool_gradients(
-    xa: np.ndarray, dys: list[np.ndarray], geom: WindowGeometry, ties: str, nan: str
+    xa: np.ndarray, dys: list[np.ndarray], plan: CallPlan, ties: str, nan: str
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """``(max_pool(x), [max_pool_backward(x, dy) for dy in dys])`` with the maxima and their
-    routing found once: ``x`` is ``(..., *sizes)``, each ``dy`` ``(..., *out)``, all float64 and
-    already checked. The gradients of several ``dy`` (an upstream gradient and its absolute value,
-    for an error bound) share every step but the last ``bincount``."""
-    nd = geom.nd
-    lead = xa.shape[: xa.ndim - nd]
-    planes, positions, t = math.prod(lead), math.prod(geom.out), math.prod(geom.kernel)
+    routing found once: ``x`` has the ``plan``'s shape ``(..., *sizes)``, each ``dy`` its output
+    shape ``(..., *out)``, all float64 and already checked. The gradients of several ``dy`` (an
+    upstream gradient and its absolute value, for an error bound) share every step but the last
+    ``bincount``."""
+    if ties == "first" and plan.window_taps <= SMALL_WINDOWS:
+        routed = _route_first_small(xa, dys, plan, nan)
+        if routed is not None:
+            return routed
+    geom, lead = plan.geom, plan.lead
+    planes, positions, t = plan.planes, math.prod(geom.out), math.prod(geom.kernel)
     padded = padded_shape(geom)
     view = window_view(pad(xa, geom, -np.inf), geom).reshape((planes,) + geom.out + geom.kernel)
     flat_dys = [dy.reshape(planes, positions) for dy in dys]
@@ -211,6 +227,40 @@ def max_pool_gradients(
         peak = np.concatenate([part[0] for part in parts])
         grads = [np.concatenate([part[1][i] for part in parts]) for i in range(len(dys))]
     return peak.reshape(lead + geom.out), [_crop(grad.reshape(lead + padded), geom) for grad in grads]
+
+
+def _route_first_small(
+    xa: np.ndarray, dys: list[np.ndarray], plan: CallPlan, nan: str
+) -> tuple[np.ndarray, list[np.ndarray]] | None:
+    """:func:`max_pool_gradients` with ``ties="first"`` for small inputs, when the first maximal tap
+    is the ``argmax`` of the window's taps; ``None`` where that shortcut does not hold (the
+    general route then decides).
+
+    ``argmax`` returns the first tap equal to the maximum, and the first NaN when there is one:
+    exactly the first maximal tap of ``nan="propagate"``, and of ``"ignore"`` when no window holds
+    a NaN. It may pick a padding tap only in a window whose maximum is ``-inf`` (the padding
+    value), where the first maximal *input* tap may come later or not exist, so geometries with
+    padding leave every such call to the general route. The routed gradients are one ``bincount``
+    each, adding a cell's values in window order as :func:`_route` does."""
+    index, reads_padding = plan.gather_index("plane window tap")  # (planes, P, T)
+    taps_ = plan.gather(xa, -np.inf, "plane window tap")
+    chosen = taps_.argmax(axis=2).reshape(-1) + _row_starts(index.shape[0] * index.shape[1], index.shape[2])
+    peak = taps_.reshape(-1).take(chosen)
+    if nan == "ignore" and np.isnan(peak).any():
+        return None
+    if reads_padding and np.fmin.reduce(peak) == -np.inf:
+        return None
+    read, size = index.reshape(-1).take(chosen), xa.size
+    grads = [np.bincount(read, weights=dy.reshape(-1), minlength=size + 1) for dy in dys]
+    return peak.reshape(plan.out_shape), [grad[:-1].reshape(xa.shape) for grad in grads]
+
+
+@functools.lru_cache(maxsize=256)
+def _row_starts(rows: int, t: int) -> np.ndarray:
+    """``arange(rows) * t``: the flat position of the first tap of every window of a ``(rows, t)`` array."""
+    starts = np.arange(rows) * t
+    starts.setflags(write=False)
+    return starts
 
 
 def _route(
@@ -266,7 +316,6 @@ def _make_avg_divisor(op: str, geom: WindowGeometry, count_include_pad: bool) ->
     return divisor
 
 
-@quiet
 def avg_pool(
     x: object,
     kernel: int | tuple[int, ...],
@@ -279,19 +328,25 @@ def avg_pool(
 ) -> np.ndarray:
     """Average pooling: window sum over a divisor set by ``count_include_pad`` (module docstring)."""
     op = "avg_pool"
-    flag(op, "count_include_pad", count_include_pad)
-    xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
-    divisor = _avg_divisor(op, geom, count_include_pad)
-    matrix = _avg_matrix(geom, count_include_pad)
-    if matrix is not None and np.isfinite(xa).all():
-        averaged: np.ndarray = xa.reshape(-1, matrix.shape[0]) @ matrix
-        return averaged.reshape(xa.shape[:2] + geom.out)
-    total = _reduce(pad(xa, geom, 0.0), geom, np.add)
-    quotient: np.ndarray = np.divide(total, divisor, out=total)
-    return quotient
+    if type(count_include_pad) is not bool:
+        flag(op, "count_include_pad", count_include_pad)
+    xa, plan = _plan(op, x, kernel, stride, padding, dilation, ceil_mode)
+    return _average(op, xa, plan, bool(count_include_pad))
 
 
 @quiet
+def _average(op: str, xa: np.ndarray, plan: CallPlan, count_include_pad: bool) -> np.ndarray:
+    matrix = _avg_matrix(op, plan, count_include_pad)
+    if matrix is not None:
+        rows = xa.reshape(-1, matrix.shape[0])
+        if finite(rows):
+            averaged: np.ndarray = rows.dot(matrix)
+            return averaged.reshape(plan.out_shape)
+    total = _reduce(xa, plan, 0.0, np.add)
+    quotient: np.ndarray = np.divide(total, _avg_divisor(op, plan.geom, count_include_pad), out=total)
+    return quotient
+
+
 def avg_pool_backward(
     x: object,
     dy: object,
@@ -305,42 +360,45 @@ def avg_pool_backward(
 ) -> np.ndarray:
     """Gradient of ``sum(dy * avg_pool(x, ...))`` with respect to ``x`` (module docstring)."""
     op = "avg_pool_backward"
-    flag(op, "count_include_pad", count_include_pad)
-    xa, geom = _geometry(op, x, kernel, stride, padding, dilation, ceil_mode)
-    dya = cotangent(op, dy, xa.shape[:2] + geom.out)
-    divisor = _avg_divisor(op, geom, count_include_pad)
-    matrix = _avg_matrix(geom, count_include_pad)
-    if matrix is not None and np.isfinite(dya).all():
-        spread: np.ndarray = dya.reshape(-1, matrix.shape[1]) @ matrix.T
-        return spread.reshape(xa.shape)
-    return _spread(dya / divisor, geom)
+    if type(count_include_pad) is not bool:
+        flag(op, "count_include_pad", count_include_pad)
+    _, plan = _plan(op, x, kernel, stride, padding, dilation, ceil_mode)  # x: its shape only
+    dya = cotangent(op, dy, plan.out_shape)
+    return _average_backward(op, dya, plan, bool(count_include_pad))
 
 
-def _avg_matrix(geom: WindowGeometry, count_include_pad: bool) -> np.ndarray | None:
+@quiet
+def _average_backward(op: str, dya: np.ndarray, plan: CallPlan, count_include_pad: bool) -> np.ndarray:
+    matrix = _avg_matrix(op, plan, count_include_pad)
+    if matrix is not None:
+        rows = dya.reshape(-1, matrix.shape[1])
+        if finite(rows):
+            spread: np.ndarray = rows.dot(matrix.T)
+            return spread.reshape(plan.shape)
+    return _spread(dya / _avg_divisor(op, plan.geom, count_include_pad), plan.geom)
+
+
+def _avg_matrix(op: str, plan: CallPlan, count_include_pad: bool) -> np.ndarray | None:
     """``(prod(sizes), P)``: ``1 / divisor`` of window ``p`` at every input cell it reads, so that
     small average pools are one product, ``y = x @ A`` and ``dx = dy @ A^T`` per plane (a zero
     entry meets every other cell, so only finite inputs take it); ``None`` above
     :data:`SMALL_WINDOWS` entries. Computed once per geometry (after :func:`_avg_divisor` has
     checked every divisor)."""
-    return geom.remember(("average matrix", count_include_pad), lambda: _make_avg_matrix(geom, count_include_pad))
+    return plan.remember(
+        ("average matrix", count_include_pad), lambda: _make_avg_matrix(op, plan.geom, count_include_pad)
+    )
 
 
-def _make_avg_matrix(geom: WindowGeometry, count_include_pad: bool) -> np.ndarray | None:
+def _make_avg_matrix(op: str, geom: WindowGeometry, count_include_pad: bool) -> np.ndarray | None:
     cells, positions = math.prod(geom.sizes), math.prod(geom.out)
     matrix = None
     if cells * positions <= SMALL_WINDOWS:
-        divisor = _avg_divisor("avg_pool", geom, count_include_pad).reshape(-1)
-        offsets = windows.tap_offsets(geom).reshape(-1, positions)  # flat cells of the padded plane
-        coords = np.unravel_index(offsets, padded_shape(geom))
-        inside = np.ones(offsets.shape, dtype=bool)
-        shifted = []
-        for c, n, (lo, _) in zip(coords, geom.sizes, geom.padding):
-            inside &= (c >= lo) & (c < lo + n)
-            shifted.append(c - lo)
-        window = np.broadcast_to(np.arange(positions), offsets.shape)
-        cell = np.ravel_multi_index(tuple(c[inside] for c in shifted), geom.sizes)
+        divisor = _avg_divisor(op, geom, count_include_pad).reshape(-1)
+        read = windows.input_cells(geom)  # (T, P)
+        inside = read >= 0
+        window = np.broadcast_to(np.arange(positions), read.shape)[inside]
         matrix = np.zeros((cells, positions))
-        matrix[cell, window[inside]] = 1.0 / divisor[window[inside]]
+        matrix[read[inside], window] = 1.0 / divisor[window]
         matrix.setflags(write=False)
     return matrix
 

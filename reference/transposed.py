@@ -78,7 +78,7 @@ import numpy as np
 from . import windows
 from ._checks import as_float64, batch_input, cotangent, is_int, per_dim, quiet
 from .geometry import WindowGeometry, resolve_padding, through_cache
-from .windows import blocks, col2im, pad, tap_index, taps, window_view
+from .windows import blocks, pad, plan_of, tap_index, taps, window_view
 
 SAME_FORMS = ("same", "same_lower")
 
@@ -303,7 +303,7 @@ def conv_transpose(
             raise ValueError(f"{op}: b must have shape (O,) = ({o},), got shape {ba.shape}")
     n = xa.shape[0]
     if n * o * math.prod(geom.kernel) * math.prod(geom.out) <= windows.SMALL_SCATTER:
-        y = _crop(col2im(_tap_columns(wa, g, xa), geom), geom)  # one product and one scatter
+        y = plan_of(geom, (n, o) + geom.sizes).scatter(_tap_columns(wa, g, xa))  # one product, one scatter
         if ba is not None:
             y += ba.reshape((o,) + (1,) * geom.nd)
         return y
@@ -329,17 +329,17 @@ def _im2col_is_exact(xa: np.ndarray, wa: np.ndarray, values: int) -> bool:
     return values <= windows.SMALL_SCATTER and bool(np.isfinite(xa).all()) and bool(np.isfinite(wa).all())
 
 
-def _backward_im2col(xa: np.ndarray, wa: np.ndarray, view: np.ndarray, g: int) -> tuple[np.ndarray, np.ndarray]:
-    """``dx`` and ``dw`` from one copy of every window of the padded ``dy`` (``view`` is ``(N, O,
-    *x spatial, *kernel)``) and one matrix product each: ``dx[n, c, i] = sum_{o, k} w[c, o, k] *
-    cols[n, o, k, i]`` and ``dw[c, o, k] = sum_{n, i} x[n, c, i] * cols[n, o, k, i]`` within each group.
-    Empty sums are +0 (``+ 0.0`` turns a product's -0 into +0, as the tap-by-tap path leaves it)."""
+def _backward_im2col(
+    xa: np.ndarray, wa: np.ndarray, dya: np.ndarray, geom: WindowGeometry, g: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``dx`` and ``dw`` from one copy of every window of the zero-padded ``dy``
+    (:meth:`CallPlan.gather`: ``cols[n, o, k, i]`` is tap ``k`` of the window at input position
+    ``i``) and one matrix product each: ``dx[n, c, i] = sum_{o, k} w[c, o, k] * cols[n, o, k, i]``
+    and ``dw[c, o, k] = sum_{n, i} x[n, c, i] * cols[n, o, k, i]`` within each group. Empty sums
+    are +0 (``+ 0.0`` turns a product's -0 into +0, as the tap-by-tap path leaves it)."""
     n, c = xa.shape[:2]
-    nd = xa.ndim - 2
     og = wa.shape[1]
-    cols = view.transpose(0, 1, *range(2 + nd, 2 + 2 * nd), *range(2, 2 + nd)).reshape(
-        n, g, og * math.prod(wa.shape[2:]), -1
-    )
+    cols = plan_of(geom, dya.shape).gather(dya, 0.0, "plane tap window").reshape(n, g, og * math.prod(wa.shape[2:]), -1)
     xk = xa.reshape(n, g, c // g, -1)  # (N, G, Cg, positions)
     wmat = wa.reshape(g, c // g, -1)  # (G, Cg, Og * K)
     dx = np.matmul(wmat, cols).reshape(xa.shape) + 0.0
@@ -368,10 +368,10 @@ def conv_transpose_backward(
     n, c = xa.shape[:2]
     og = wa.shape[1]
     dya = cotangent(op, dy, (n, g * og) + geom.sizes)
-    view = window_view(pad(dya, geom, 0.0), geom)  # (N, O, *x spatial, *kernel)
     if _im2col_is_exact(xa, wa, n * g * og * math.prod(geom.kernel) * math.prod(geom.out)):
-        dx, dw = _backward_im2col(xa, wa, view, g)
+        dx, dw = _backward_im2col(xa, wa, dya, geom, g)
         return dx, dw, dya.sum(axis=(0, *range(2, dya.ndim)))
+    view = window_view(pad(dya, geom, 0.0), geom)  # (N, O, *x spatial, *kernel)
     wtaps = wa.reshape((g, c // g, og) + geom.kernel)
     dx = np.zeros(xa.shape, dtype=np.float64)
     dw = np.zeros(wtaps.shape, dtype=np.float64)

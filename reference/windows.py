@@ -8,6 +8,11 @@ tap gives a strided ``(..., *out)`` view, so ops loop over kernel taps, never ov
 Anything that must materialise windows (the im2col matrix of a convolution) does it in blocks of
 batch items and output rows whose size stays under :data:`CHUNK_BYTES`.
 
+Small calls skip the padded copy and the view: a :class:`CallPlan` (one per input shape and
+geometry, cached by :func:`call_plan`) holds the flat index of the input cell every tap of every
+window reads, so one ``take`` gathers all windows (a padding tap reads one extra cell holding the
+padding value) and one ``bincount`` scatters values back onto the cells they came from.
+
 The suite calls these on tiny arrays many times per example, so the fixed cost of a call matters as
 much as its throughput: :func:`pad` writes the interior and the border slabs of one new array (no
 ``numpy.pad``), :func:`window_view` builds the view with the ``numpy.ndarray`` constructor on the
@@ -19,14 +24,16 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import EllipsisType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .geometry import WindowGeometry
+from .geometry import WindowGeometry, through_cache, window_geometry
+
+T = TypeVar("T")
 
 #: A NumPy index built from tuples of slices and ints.
 Index = tuple[Any, ...]
@@ -166,6 +173,161 @@ def _make_tap_offsets(geom: WindowGeometry) -> np.ndarray:
     flat = offsets.reshape(-1)
     flat.setflags(write=False)
     return flat
+
+
+def input_cells(geom: WindowGeometry) -> np.ndarray:
+    """``(T, P)``: the flat index, within one unpadded plane ``(*sizes)``, of the input cell that tap
+    ``k`` of window ``p`` reads, or ``-1`` where the tap reads padding or the ceil-mode overhang
+    (computed once per geometry)."""
+    return geom.remember("input cells", lambda: _make_input_cells(geom))
+
+
+def _make_input_cells(geom: WindowGeometry) -> np.ndarray:
+    offsets = tap_offsets(geom).reshape(math.prod(geom.kernel), math.prod(geom.out))
+    inside = np.ones(offsets.shape, dtype=bool)
+    coords = []
+    for c, n, (lo, _) in zip(np.unravel_index(offsets, padded_shape(geom)), geom.sizes, geom.padding):
+        inside &= (c >= lo) & (c < lo + n)
+        coords.append(np.clip(c - lo, 0, n - 1))
+    cells = np.where(inside, np.ravel_multi_index(tuple(coords), geom.sizes), -1)
+    cells.setflags(write=False)
+    return cells
+
+
+#: Axis orders of :func:`gather_index`: planes ``c``, window taps ``k`` (row-major) and windows
+#: ``p`` (output positions, row-major).
+GATHER_ORDERS = {"plane tap window": (0, 1, 2), "tap plane window": (1, 0, 2), "plane window tap": (0, 2, 1)}
+
+
+def gather_index(geom: WindowGeometry, planes: int, order: str) -> tuple[np.ndarray, bool]:
+    """The flat index, into ``planes`` unpadded planes followed by one cell that holds the padding
+    value (a ``(planes * prod(sizes) + 1,)`` array), of the cell that tap ``k`` of window ``p`` of
+    plane ``c`` reads: ``c * prod(sizes) + input_cells[k, p]``, or that last cell where the tap
+    reads padding. A contiguous array whose axes follow ``order`` (a key of
+    :data:`GATHER_ORDERS`), and whether any tap reads padding (for small calls, through the
+    :class:`CallPlan` that keeps it)."""
+    cells, plane = input_cells(geom), math.prod(geom.sizes)
+    index = np.where(cells < 0, planes * plane, cells + (np.arange(planes) * plane)[:, None, None])
+    arranged = np.ascontiguousarray(index.transpose(GATHER_ORDERS[order]))
+    arranged.setflags(write=False)
+    return arranged, bool((cells < 0).any())
+
+
+class CallPlan:
+    """A geometry applied to inputs of one shape ``(*lead, *sizes)``: the output shape, the number
+    of window taps, and the gather indices of the small paths, derived once (:func:`call_plan`
+    caches one plan per argument set, so a call of a known shape looks nothing else up)."""
+
+    def __init__(self, geom: WindowGeometry, shape: tuple[int, ...]) -> None:
+        self.geom = geom
+        self.shape = shape
+        self.lead = shape[: len(shape) - geom.nd]
+        self.planes = math.prod(self.lead)
+        self.out_shape = self.lead + geom.out
+        #: Window taps of the whole call: planes times output positions times kernel taps.
+        self.window_taps = self.planes * math.prod(geom.out) * math.prod(geom.kernel)
+        self._indices: dict[str, tuple[np.ndarray, bool]] = {}
+        #: What an op derives from the geometry alone, kept here too so that a call of a known
+        #: shape finds it in one lookup (:meth:`remember`).
+        self.memo: dict[Any, Any] = {}
+
+    def remember(self, key: object, make: Callable[[], T]) -> T:
+        """``self.geom.remember(key, make)``, kept in this plan as well."""
+        try:
+            return cast(T, self.memo[key])
+        except KeyError:
+            value = self.memo[key] = self.geom.remember(key, make)
+            return value
+
+    def gather_index(self, order: str) -> tuple[np.ndarray, bool]:
+        """:func:`gather_index` of this call's planes (computed once per plan and order)."""
+        try:
+            return self._indices[order]
+        except KeyError:
+            found = self._indices[order] = gather_index(self.geom, self.planes, order)
+            return found
+
+    def gather(self, x: np.ndarray, value: float, order: str) -> np.ndarray:
+        """Every tap of every window of ``x`` (this plan's shape) in the layout ``order`` of
+        :func:`gather_index`, a tap on padding reading ``value``: one ``take``, with no padded
+        copy of ``x``."""
+        index, reads_padding = self.gather_index(order)
+        flat = x.reshape(-1)
+        if reads_padding:
+            source = np.empty(flat.size + 1, dtype=flat.dtype)
+            source[:-1] = flat
+            source[-1] = value
+            flat = source
+        return flat.take(index)
+
+    def scatter(self, values: np.ndarray) -> np.ndarray:
+        """The array of this plan's shape whose every cell is the sum of ``values[..., k, p]``
+        over the taps ``k`` of the windows ``p`` that read it (taps on padding are dropped),
+        ``values`` being ``(*lead, *kernel, *out)``: one ``numpy.bincount``, which adds a cell's
+        values in tap order from zero, as :func:`col2im` does (its result, cropped, is identical)."""
+        index, _ = self.gather_index("plane tap window")
+        size = self.planes * math.prod(self.geom.sizes)
+        summed = np.bincount(index.reshape(-1), weights=values.reshape(-1), minlength=size + 1)
+        return summed[:-1].reshape(self.shape)
+
+
+def call_plan(
+    op: str,
+    shape: tuple[int, ...],
+    kernel: object,
+    stride: object,
+    padding: object,
+    dilation: object,
+    ceil_mode: bool,
+    *,
+    kernel_is_shape: bool = False,
+) -> CallPlan:
+    """The :class:`CallPlan` of an array's channels-first ``shape`` ``(N, C, *sizes)`` under the
+    geometry of :func:`convequiv.reference.geometry.window_geometry` (which validates every
+    argument), cached for plain arguments as the geometry is. The common spelling (an int kernel,
+    or one read off an array's shape: ``kernel_is_shape``; int stride and dilation; int or string
+    padding) goes to the cache without the general check."""
+    kind = type(padding)
+    if (
+        (kernel_is_shape or type(kernel) is int)
+        and type(stride) is int
+        and type(dilation) is int
+        and (kind is int or kind is str)
+        and type(ceil_mode) is bool
+    ):
+        return _cached_plan(op, shape, kernel, stride, padding, dilation, ceil_mode)
+    args = (op, shape, kernel, stride, padding, dilation)
+    if type(ceil_mode) is bool:
+        return through_cache(_cached_plan, _resolve_plan, args, ceil_mode)
+    return _resolve_plan(op, tuple(shape), kernel, stride, padding, dilation, ceil_mode)
+
+
+#: How many plans the caches keep (least recently used first out): each holds at most three gather
+#: indices of at most ``SMALL_SCATTER`` int64 entries (128 KiB), only for small calls.
+PLAN_CACHE_SIZE = 1024
+
+
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def _cached_plan(
+    op: str, shape: tuple[int, ...], kernel: object, stride: object, padding: object, dilation: object, ceil_mode: bool
+) -> CallPlan:
+    return _resolve_plan(op, shape, kernel, stride, padding, dilation, ceil_mode)
+
+
+def _resolve_plan(
+    op: str, shape: tuple[int, ...], kernel: object, stride: object, padding: object, dilation: object, ceil_mode: bool
+) -> CallPlan:
+    geom = window_geometry(
+        op, shape[2:], kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode
+    )
+    return plan_of(geom, shape)
+
+
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
+def plan_of(geom: WindowGeometry, shape: tuple[int, ...]) -> CallPlan:
+    """The one :class:`CallPlan` of a resolved geometry and an input shape (cached: callers that
+    hold a geometry already, such as a test case, share the plan of the calls that resolve it)."""
+    return CallPlan(geom, shape)
 
 
 def col2im(values: np.ndarray, geom: WindowGeometry) -> np.ndarray:

@@ -134,11 +134,62 @@ def test_col2im_paths_are_identical(kernel, stride, dilation, pads, ceil_mode, s
     assert np.array_equal(by_count, by_taps) and np.array_equal(by_taps, loop)
 
 
+@settings(max_examples=60)
+@given(
+    kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    pads=st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)), st.tuples(st.integers(0, 2), st.integers(0, 2))),
+    ceil_mode=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_gather_and_scatter_equal_the_padded_window_view(kernel, stride, dilation, pads, ceil_mode, seed):
+    """A plan's gather copies exactly the padded input's window view, in each of its layouts, and
+    its scatter adds exactly what col2im adds, cropped (the same values in the same tap order)."""
+    try:
+        geom = geometry.window_geometry(
+            "t", (6, 5), kernel, stride=stride, padding=pads, dilation=dilation, ceil_mode=ceil_mode
+        )
+    except ValueError:
+        return
+    x = np.random.default_rng(seed).standard_normal((2, 3, 6, 5))
+    plan = windows.CallPlan(geom, x.shape)
+    view = windows.window_view(windows.pad(x, geom, -7.5), geom).reshape(6, -1, math.prod(geom.kernel))  # (c, P, T)
+    layouts = {"plane tap window": (0, 2, 1), "tap plane window": (2, 0, 1), "plane window tap": (0, 1, 2)}
+    for order, axes in layouts.items():
+        assert np.array_equal(plan.gather(x, -7.5, order), view.transpose(axes)), order
+    values = np.random.default_rng(seed + 1).standard_normal((2, 3) + geom.kernel + geom.out)
+    padded = windows.col2im(values, geom)
+    inner = (slice(None), slice(None)) + tuple(slice(lo, lo + n) for (lo, _), n in zip(geom.padding, geom.sizes))
+    assert np.array_equal(plan.scatter(values), padded[inner])
+
+
+def test_call_plan_cache_never_changes_what_is_accepted():
+    """A call's plan is cached like its geometry: equal spellings share it, the common spelling
+    (int arguments, a kernel read off a shape) is answered from the cache, and other types are
+    resolved afresh: ``True`` and ``2.0`` are rejected with the usual message however often the
+    equal int spelling was cached before."""
+    plan = windows.call_plan("max_pool", (2, 3, 8, 8), 3, 2, 0, 1, False)
+    assert windows.call_plan("max_pool", (2, 3, 8, 8), 3, 2, 0, 1, False) is plan
+    assert windows.call_plan("max_pool", (2, 3, 8, 8), (3, 3), [2, 2], [(0, 0), (0, 0)], 1, False).geom == plan.geom
+    shaped = windows.call_plan("conv", (2, 3, 8, 8), (3, 3), 2, "same", 1, False, kernel_is_shape=True)
+    assert shaped.out_shape == (2, 3, 4, 4) and shaped.window_taps == 6 * 16 * 9
+    for bad in (True, 2.0):
+        with pytest.raises(TypeError, match="stride must be an int or a sequence"):
+            windows.call_plan("max_pool", (2, 3, 8, 8), 3, bad, 0, 1, False)
+        with pytest.raises(TypeError, match="kernel must be an int or a sequence"):
+            windows.call_plan("max_pool", (2, 3, 8, 8), bad, 2, 0, 1, False)
+    with pytest.raises(TypeError, match="ceil_mode must be a bool"):
+        windows.call_plan("max_pool", (2, 3, 8, 8), 3, 2, 0, 1, 0)
+
+
 @pytest.mark.parametrize("small", [-1, 10**9])
 @given(ex=examples(pool_cases("max"), values=("normal", "ties", "negative", "special")))
 def test_max_pool_paths_match_naive(small, ex):
-    """The forward reduction with and without the tap-major copy, and the gradient's first-tap
-    search by argmax and by rank, all equal the naive loops (every tie and NaN policy)."""
+    """The forward reduction with and without the gathered taps, and the gradient's first-tap
+    search by the taps' argmax (and its fallbacks: a NaN under ``nan="ignore"``, a ``-inf`` window
+    with padding), by the maximal taps' argmax and by rank, all equal the naive loops (every tie
+    and NaN policy)."""
     with mock.patch.object(pooling, "SMALL_WINDOWS", small):
         check_max_pool(ex)
 
@@ -149,6 +200,42 @@ def test_avg_pool_paths_match_naive(small, ex):
     """Window sums with and without the tap-major copy equal the naive loops."""
     with mock.patch.object(pooling, "SMALL_WINDOWS", small):
         check_avg_pool(ex)
+
+
+def _minus_inf_row() -> np.ndarray:
+    x = np.arange(2 * 1 * 4 * 5, dtype=np.float64).reshape(2, 1, 4, 5)
+    x[0, 0, 0, :] = -np.inf  # with padding 1, the top windows read only -inf input cells and padding
+    return x
+
+
+def _nan_window() -> np.ndarray:
+    x = np.arange(2 * 2 * 4 * 4, dtype=np.float64).reshape(2, 2, 4, 4)
+    x[1, 0, 1, 2] = np.nan
+    x[0, 1, 0, 0] = x[0, 1, 0, 1] = np.nan
+    return x
+
+
+FIRST_MAX_FALLBACKS = {
+    "-inf windows beside padding": (_minus_inf_row(), {"kernel": 2, "stride": 1, "padding": 1}),
+    "a window wholly in padding": (np.ones((1, 2, 3, 3)), {"kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True}),
+    "NaN taps": (_nan_window(), {"kernel": 2, "stride": 1, "padding": 0}),
+    "NaN taps beside padding": (_nan_window(), {"kernel": 3, "stride": 2, "padding": 1}),
+}
+
+
+@pytest.mark.parametrize("nan", ["propagate", "ignore"])
+@pytest.mark.parametrize("name", list(FIRST_MAX_FALLBACKS))
+def test_max_pool_first_tap_shortcut_and_its_fallbacks(name, nan):
+    """The small first-tap route (the taps' argmax) leaves the cases it cannot decide to the
+    general route: a NaN under ``nan="ignore"``, a ``-inf`` maximum with padding (the first
+    maximal input tap may follow a padding tap, or not exist); results equal the naive loops
+    exactly (each cell receives one ``dy`` per window, added in window order)."""
+    x, kw = FIRST_MAX_FALLBACKS[name]
+    y = naive.max_pool(x, nan=nan, **kw)
+    dy = np.random.default_rng(3).standard_normal(y.shape)
+    assert np.array_equal(reference.max_pool(x, nan=nan, **kw), y, equal_nan=True)
+    got = reference.max_pool_backward(x, dy, nan=nan, **kw)
+    assert np.array_equal(got, naive.max_pool_backward(x, dy, nan=nan, **kw), equal_nan=True)
 
 
 @given(ex=examples(pool_cases("max"), values=("ties", "special")), chunk=st.sampled_from([1, 100, 5000]))
@@ -165,7 +252,9 @@ def test_max_pool_gradients_share_routing():
     x, dy = ex.inputs().x, ex.inputs().dy
     kw = ex.case.kwargs()
     for ties in ("first", "split"):
-        y, grads = pooling.max_pool_gradients(x, [dy, np.abs(dy)], ex.case.geometry, ties, "propagate")
+        y, grads = pooling.max_pool_gradients(
+            x, [dy, np.abs(dy)], windows.CallPlan(ex.case.geometry, x.shape), ties, "propagate"
+        )
         assert np.array_equal(y, reference.max_pool(x, 3, **kw))
         for got, upstream in zip(grads, (dy, np.abs(dy))):
             assert np.array_equal(got, reference.max_pool_backward(x, upstream, 3, ties=ties, **kw))
