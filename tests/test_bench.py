@@ -399,3 +399,18 @@ def test_torch_small_builders_compute_what_the_reference_computes():
                 continue
             for g, e in zip(got, expected):
                 assert np.allclose(g, e, rtol=1e-12, atol=1e-12), (case.name, direction)
+
+
+def test_suite_speed_times_the_reference_share_of_its_checks():
+    """``bench --suite`` times the reference's values and bounds inside its checks (a share of the
+    wall time strictly between 0 and 1) and puts ``Case.expected_and_bounds`` back afterwards."""
+    pytest.importorskip("torch")
+    from convequiv.bench import suite_speed
+    from convequiv.reference.case_base import Case as ReferenceCase
+
+    joint = ReferenceCase.expected_and_bounds
+    result = suite_speed.measure("torch", {"max_pool": suite_speed.drawn_cases("max_pool", 2)})
+    assert ReferenceCase.expected_and_bounds is joint
+    assert result["checks"] >= 2 and result["outcomes"].get("fail", 0) == 0
+    assert result["reference_seconds"] > 0 and 0 < result["reference_share"] < 1
+    assert "reference share" in suite_speed.render([result])

@@ -8,6 +8,8 @@ as the suite draws them, :func:`convequiv.draws.case_draws`: 1 for adapters that
 
 * ``checks`` and ``checks_per_second``: wall time of the whole check (reference, bounds, framework);
 * ``framework_checks_per_second``: time inside ``adapter.run`` only (what the suite's summary shows);
+* ``reference_seconds`` and ``reference_share``: time inside the reference's expected values and
+  error bounds (``Case.expected_and_bounds``, timed around every call), and its share of the wall time;
 * ``cpu_seconds``: CPU time of this process and its children (a loaded machine stretches wall time,
   not CPU time);
 * for compiled variants (``compile_stats()``): compilations, their seconds (first call of a
@@ -22,6 +24,7 @@ so a second run measures warm compilation; ``--cold`` points TorchInductor at a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -29,7 +32,7 @@ import tempfile
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +93,29 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+@contextlib.contextmanager
+def _timed_reference() -> Iterator[list[float]]:
+    """Time every ``Case.expected_and_bounds`` call (the reference's values and bounds of a check)
+    into the yielded one-item list, in seconds."""
+    from convequiv.reference.case_base import Case
+
+    spent = [0.0]
+    joint = Case.expected_and_bounds
+
+    def timed(case: Any, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return joint(case, *args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - began
+
+    Case.expected_and_bounds = timed
+    try:
+        yield spent
+    finally:
+        Case.expected_and_bounds = joint
+
+
 def measure(
     spec: str,
     cases: dict[str, list[Any]],
@@ -112,21 +138,24 @@ def measure(
     framework = 0.0
     checks = cases_checked = 0
     wall, cpu = time.perf_counter(), _cpu()
-    for op, examples in cases.items():
-        for api in adapter.checked_apis(op):
-            for dtype in dtypes or adapter.dtypes:
-                if dtype not in adapter.dtypes:
-                    continue
-                for example in examples:
-                    cases_checked += 1
-                    drawn_examples = value_draws(example, draws) if draws is not None else case_draws(example, adapter)
-                    for drawn in drawn_examples:
-                        outcome = check(adapter, drawn, api=api, dtype=dtype, raise_on_failure=False)
-                        statuses[outcome.status] += 1
-                        if outcome.status == "fail" and len(failures) < FAILURES_KEPT:
-                            failures.append(outcome.detail)
-                        framework += outcome.seconds
-                        checks += 1
+    with _timed_reference() as reference:
+        for op, examples in cases.items():
+            for api in adapter.checked_apis(op):
+                for dtype in dtypes or adapter.dtypes:
+                    if dtype not in adapter.dtypes:
+                        continue
+                    for example in examples:
+                        cases_checked += 1
+                        drawn_examples = (
+                            value_draws(example, draws) if draws is not None else case_draws(example, adapter)
+                        )
+                        for drawn in drawn_examples:
+                            outcome = check(adapter, drawn, api=api, dtype=dtype, raise_on_failure=False)
+                            statuses[outcome.status] += 1
+                            if outcome.status == "fail" and len(failures) < FAILURES_KEPT:
+                                failures.append(outcome.detail)
+                            framework += outcome.seconds
+                            checks += 1
     wall, cpu = time.perf_counter() - wall, _cpu() - cpu
     result: dict[str, Any] = {
         "adapter": spec,
@@ -137,6 +166,8 @@ def measure(
         "checks_per_second": round(checks / wall, 2) if wall else None,
         "checks_per_cpu_second": round(checks / cpu, 2) if cpu else None,
         "framework_checks_per_second": round(checks / framework, 2) if framework else None,
+        "reference_seconds": round(reference[0], 4),
+        "reference_share": round(reference[0] / wall, 4) if wall else None,
         "load_seconds": round(load_seconds, 2),
         "outcomes": dict(statuses),
         "failures": failures,
@@ -155,12 +186,12 @@ def render(results: list[dict[str, Any]]) -> str:
     """The measurements as a Markdown table."""
     lines = [
         "| adapter | draws / case | checks | checks/s (wall) | checks/CPU-s | checks/s in framework | "
-        "compilations | s / compilation | checks / compilation | outcomes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "reference share | compilations | s / compilation | checks / compilation | outcomes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['adapter']} | | | | | | | | | error: {r['error']} |")
+            lines.append(f"| {r['adapter']} | | | | | | | | | | error: {r['error']} |")
             continue
         c = r.get("compile") or {}
         count = c.get("compiles", c.get("signatures", ""))
@@ -168,10 +199,15 @@ def render(results: list[dict[str, Any]]) -> str:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["outcomes"].items()))
         lines.append(
             f"| {r['adapter']} | {r['draws_per_case']} | {r['checks']} | {r['checks_per_second']} | "
-            f"{r['checks_per_cpu_second']} | {r['framework_checks_per_second']} | {count} | "
+            f"{r['checks_per_cpu_second']} | {r['framework_checks_per_second']} | {_percent(r.get('reference_share'))} "
+            f"| {count} | "
             f"{c.get('seconds_per_compile', '')} | {per} | {outcomes} |"
         )
     return "\n".join(lines)
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{100 * share:.1f} %"
 
 
 def run_suite(args: argparse.Namespace) -> int:
