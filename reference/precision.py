@@ -23,12 +23,16 @@ float16       ``2**-11``             ``2**-14``                  ``65504``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike  # not at run time: ``import convequiv.reference`` loads no NumPy submodule
+
+T = TypeVar("T")
 
 #: The reduced-precision formats the suite checks besides float32 and float64.
 REDUCED = ("float16", "bfloat16")
@@ -56,15 +60,38 @@ def numpy_dtype(dtype: DTypeLike) -> np.dtype[Any]:
 
 def name(dtype: DTypeLike) -> str:
     """The format's name: ``"float32"``, ``"bfloat16"`` ..."""
+    return _remembered(_cached_name, _name, dtype)
+
+
+def _name(dtype: DTypeLike) -> str:
     return "bfloat16" if _is_bfloat16(dtype) else numpy_dtype(dtype).name
 
 
 def finfo(dtype: DTypeLike) -> Any:
     """Machine limits of a floating format (``eps``, ``tiny``, ``max``), bfloat16 included."""
+    return _remembered(_cached_finfo, _finfo, dtype)
+
+
+def _finfo(dtype: DTypeLike) -> Any:
     dt = numpy_dtype(dtype)
     if dt.name == "bfloat16":
         return _ml_dtypes().finfo(dt)
     return np.finfo(dt)
+
+
+#: The error bounds ask for a format's name and limits several times per check: both are looked
+#: up once per spelling of a dtype (a string, a scalar type, a ``numpy.dtype``).
+_cached_name = functools.lru_cache(maxsize=64)(_name)
+_cached_finfo = functools.lru_cache(maxsize=64)(_finfo)
+
+
+def _remembered(cached: Callable[[Any], T], compute: Callable[[Any], T], dtype: DTypeLike) -> T:
+    """``cached(dtype)``, or ``compute(dtype)`` for a spelling that cannot be a cache key."""
+    try:
+        hash(dtype)
+    except TypeError:
+        return compute(dtype)
+    return cached(dtype)
 
 
 def is_reduced(dtype: DTypeLike) -> bool:
