@@ -43,15 +43,16 @@ once: its time is the copy of ``T * P`` values plus one product call per group a
 calls of a few microseconds each), and those calls dominate a depthwise layer (``G`` in the
 hundreds). The tap loop moves the same ``T * P`` values per channel but through the cache, in
 ``2 T`` vectorised calls per block of about :data:`convequiv.reference.depthwise.BLOCK_BYTES`,
-plus two layout copies; for a small output those fixed costs exceed the products' and im2col wins.
+plus block-wise layout copies; for a small output those fixed costs exceed the products' and
+im2col wins.
 With more than one input channel per group the product has a real contraction (``K = Cg * T``)
 and im2col's copy pays for itself; with several output channels per group (a depth multiplier, or
 a single-channel input with many filters) its product reuses every copied value ``Og`` times.
 
 Memory: the im2col block stays under :data:`convequiv.reference.windows.CHUNK_BYTES` (and under
 :data:`CACHE_BYTES` when a block of at least one item fits it, so that a copied block is still in
-cache when the product reads it); the tap loop holds one channels-last copy of ``x`` (padded) and
-of ``y`` (or ``dy`` and ``dx``) and block-sized scratch.
+cache when the product reads it); the tap loop holds the result (``y``, or ``dx``) and block-sized
+channels-last copies and scratch (:data:`convequiv.reference.depthwise.BLOCK_BYTES` each).
 """
 
 from __future__ import annotations
