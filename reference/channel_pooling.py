@@ -12,7 +12,8 @@ windows are skipped, as in 1-D pooling. Max mode follows :func:`convequiv.refere
 ``ties`` as in :func:`convequiv.reference.pooling.max_pool_backward`).
 
 Global pooling reduces all spatial axes: ``y[n, c] = reduce_i x[n, c, i]`` (shape ``(N, C)``, or
-``(N, C, 1, ..., 1)`` with ``keepdims=True``). The global max gradient goes to the first maximum in
+``(N, C, 1, ..., 1)`` with ``keepdims=True``); the mean is the sum (one matrix-vector product with
+a vector of ones, its terms added in the BLAS's order) over the count. The global max gradient goes to the first maximum in
 row-major order (``ties="first"``) or is split evenly among tied maxima (``ties="split"``); with
 ``nan="propagate"`` a NaN is the maximum, with ``nan="ignore"`` NaN entries are skipped (an all-NaN
 channel gives NaN and passes no gradient).
@@ -107,7 +108,9 @@ def global_avg_pool(x: object, *, keepdims: bool = False) -> np.ndarray:
     op = "global_avg_pool"
     keep = flag(op, "keepdims", keepdims)
     xa = batch_input(op, "x", x)
-    means: np.ndarray = xa.reshape(xa.shape[:2] + (-1,)).mean(axis=-1)
+    area = xa[0, 0].size
+    sums = xa.reshape(-1, area) @ np.ones(area)  # one matrix-vector product: a sum of area terms in any order
+    means: np.ndarray = sums / area
     return means.reshape(_global_shape(xa, keep))
 
 
