@@ -13,8 +13,8 @@ windows are skipped, as in 1-D pooling. Max mode follows :func:`convequiv.refere
 
 Global pooling reduces all spatial axes: ``y[n, c] = reduce_i x[n, c, i]`` (shape ``(N, C)``, or
 ``(N, C, 1, ..., 1)`` with ``keepdims=True``); the mean is the sum (one matrix-vector product with
-a vector of ones, its terms added in the BLAS's order) over the count. The global max gradient goes to the first maximum in
-row-major order (``ties="first"``) or is split evenly among tied maxima (``ties="split"``); with
+a vector of ones, its terms added in the BLAS's order) over the count. The global max gradient
+goes to the first maximum in row-major order (``ties="first"``) or is split evenly among tied maxima (``ties="split"``); with
 ``nan="propagate"`` a NaN is the maximum, with ``nan="ignore"`` NaN entries are skipped (an all-NaN
 channel gives NaN and passes no gradient).
 
