@@ -104,6 +104,8 @@ def choice(op: str, name: str, value: object, allowed: Sequence[str]) -> str:
 
 
 def flag(op: str, name: str, value: object) -> bool:
+    if type(value) is bool:
+        return value
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
     return bool(value)

@@ -95,8 +95,7 @@ def _plan(
     op: str, x: object, kernel: object, stride: object, padding: object, dilation: object, ceil_mode: bool
 ) -> tuple[np.ndarray, CallPlan]:
     xa = batch_input(op, "x", x)
-    if type(ceil_mode) is not bool:
-        flag(op, "ceil_mode", ceil_mode)
+    flag(op, "ceil_mode", ceil_mode)
     return xa, call_plan(op, xa.shape, kernel, kernel if stride is None else stride, padding, dilation, ceil_mode)
 
 
@@ -328,10 +327,9 @@ def avg_pool(
 ) -> np.ndarray:
     """Average pooling: window sum over a divisor set by ``count_include_pad`` (module docstring)."""
     op = "avg_pool"
-    if type(count_include_pad) is not bool:
-        flag(op, "count_include_pad", count_include_pad)
+    include_pad = flag(op, "count_include_pad", count_include_pad)
     xa, plan = _plan(op, x, kernel, stride, padding, dilation, ceil_mode)
-    return _average(op, xa, plan, bool(count_include_pad))
+    return _average(op, xa, plan, include_pad)
 
 
 @quiet
@@ -360,11 +358,10 @@ def avg_pool_backward(
 ) -> np.ndarray:
     """Gradient of ``sum(dy * avg_pool(x, ...))`` with respect to ``x`` (module docstring)."""
     op = "avg_pool_backward"
-    if type(count_include_pad) is not bool:
-        flag(op, "count_include_pad", count_include_pad)
+    include_pad = flag(op, "count_include_pad", count_include_pad)
     _, plan = _plan(op, x, kernel, stride, padding, dilation, ceil_mode)  # x: its shape only
     dya = cotangent(op, dy, plan.out_shape)
-    return _average_backward(op, dya, plan, bool(count_include_pad))
+    return _average_backward(op, dya, plan, include_pad)
 
 
 @quiet
